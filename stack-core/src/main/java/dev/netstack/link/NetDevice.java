@@ -1,0 +1,64 @@
+package dev.netstack.link;
+
+import dev.netstack.buffer.Mbuf;
+import dev.netstack.buffer.MbufPool;
+import dev.netstack.wire.MacAddress;
+
+/**
+ * The service provider interface between the stack and a network card driver (or any other
+ * device that moves Ethernet frames in mbufs).
+ *
+ * <p>Threads: the stack runs one receive thread per device that alternates
+ * {@link #receive(FrameSink, int)} and {@link #awaitReceive(long)}; any thread may call
+ * {@link #transmit(Mbuf)}. A device must not hold a lock that its receive path needs while it
+ * calls the sink, so that a reply transmitted from inside the sink cannot deadlock.
+ */
+public interface NetDevice extends AutoCloseable {
+    /** {@link #transmit} result: the device took the frame and owns the mbuf now. */
+    int TRANSMITTED = 0;
+    /** {@link #transmit} result: no free transmit descriptor; the caller still owns the mbuf. */
+    int RING_FULL = 1;
+    /** {@link #transmit} result: the link is down or the device closed; the caller still owns the mbuf. */
+    int LINK_DOWN = 2;
+
+    /** A short name for logs and metrics tags, e.g. {@code e1000-0}. */
+    String name();
+
+    MacAddress macAddress();
+
+    /** Largest IP packet the device carries (Ethernet payload), normally 1500. */
+    int mtu();
+
+    boolean isLinkUp();
+
+    /** The pool the device takes receive buffers from and the stack takes transmit buffers from. */
+    MbufPool pool();
+
+    /**
+     * Queues one Ethernet frame (the mbuf's data window, without FCS) for transmission.
+     *
+     * @return {@link #TRANSMITTED}, {@link #RING_FULL} or {@link #LINK_DOWN}
+     */
+    int transmit(Mbuf frame);
+
+    /**
+     * Hands up to {@code budget} received frames to {@code sink}, oldest first; each mbuf's ownership
+     * passes to the sink. Returns the number handed up, 0 when none was waiting.
+     */
+    int receive(FrameSink sink, int budget);
+
+    /**
+     * Blocks until a frame may be waiting (the receive interrupt), the timeout passes or the device
+     * closes. Returns true when woken for work. Busy-polling devices return at once.
+     */
+    boolean awaitReceive(long timeoutNanos) throws InterruptedException;
+
+    /** True when the stack should spin on {@link #receive} instead of waiting for an interrupt. */
+    default boolean busyPoll() {
+        return false;
+    }
+
+    /** Stops the device and returns every buffer it holds to the pool. */
+    @Override
+    void close();
+}

@@ -1,0 +1,89 @@
+package dev.netstack.wire;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The Internet checksum: the 16-bit one's complement of the one's complement sum of 16-bit words
+ * (RFC 1071), and its incremental update when one field changes (RFC 1624, eqn. 3).
+ *
+ * <p>Sums are carried as non-negative {@code int}s of 32-bit partial sums so several ranges (a
+ * pseudo-header and a payload) can be added before one {@link #finish(long)}.
+ */
+public final class InternetChecksum {
+    private InternetChecksum() {
+    }
+
+    /**
+     * Adds {@code length} bytes at {@code offset} (big-endian 16-bit words, an odd last byte padded
+     * with zero) to {@code partial} and returns the new partial sum.
+     */
+    public static long add(ByteBuffer buffer, int offset, int length, long partial) {
+        long sum = partial;
+        int i = offset;
+        int end = offset + length;
+        // 32-bit words first: one's complement addition is associative, so summing in wider words and
+        // folding later gives the same result (RFC 1071 §2(C), "parallel summation").
+        while (i + 4 <= end) {
+            sum += buffer.getInt(i) & 0xffff_ffffL;
+            i += 4;
+        }
+        if (i + 2 <= end) {
+            sum += buffer.getShort(i) & 0xffff;
+            i += 2;
+        }
+        if (i < end) {
+            sum += (buffer.get(i) & 0xff) << 8;
+        }
+        return sum;
+    }
+
+    /** Adds a 16-bit value to a partial sum. */
+    public static long add16(long partial, int value) {
+        return partial + (value & 0xffff);
+    }
+
+    /** Adds a 32-bit value (two 16-bit words, e.g. an IPv4 address) to a partial sum. */
+    public static long add32(long partial, int value) {
+        return partial + (value >>> 16) + (value & 0xffff);
+    }
+
+    /** Folds a partial sum to 16 bits and complements it: the value to store in a checksum field. */
+    public static int finish(long partial) {
+        long sum = partial;
+        while ((sum >>> 16) != 0) {
+            sum = (sum & 0xffff) + (sum >>> 16);
+        }
+        return (int) (~sum & 0xffff);
+    }
+
+    /** The checksum of {@code length} bytes at {@code offset}. A range that holds a correct checksum gives 0. */
+    public static int compute(ByteBuffer buffer, int offset, int length) {
+        return finish(add(buffer, offset, length, 0));
+    }
+
+    /**
+     * The UDP/TCP pseudo-header sum (RFC 768): source, destination, protocol and transport length,
+     * as a partial sum to which the transport header and payload are then added.
+     */
+    public static long pseudoHeader(int source, int destination, int protocol, int transportLength) {
+        return add32(add32(0, source), destination) + protocol + transportLength;
+    }
+
+    /**
+     * Updates checksum {@code oldChecksum} when a 16-bit field changes from {@code oldValue} to
+     * {@code newValue}: HC' = ~(~HC + ~m + m') (RFC 1624 eqn. 3), which never yields the 0xffff/0x0000
+     * ambiguity of RFC 1141's form.
+     */
+    public static int update16(int oldChecksum, int oldValue, int newValue) {
+        long sum = (~oldChecksum & 0xffff) + (~oldValue & 0xffff) + (newValue & 0xffff);
+        return finish(sum);
+    }
+
+    /** Updates a checksum when a 32-bit field (an address) changes. */
+    public static int update32(int oldChecksum, int oldValue, int newValue) {
+        long sum = (~oldChecksum & 0xffff)
+                + (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff)
+                + ((newValue >>> 16) & 0xffff) + (newValue & 0xffff);
+        return finish(sum);
+    }
+}
