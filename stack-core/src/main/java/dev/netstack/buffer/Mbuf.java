@@ -44,6 +44,13 @@ public final class Mbuf {
     /** Intrusive link for {@link MbufQueue}; owned by whichever queue holds the mbuf. */
     Mbuf next;
 
+    /**
+     * Next buffer of the same packet, for packets larger than one buffer (a reassembled datagram):
+     * the first buffer holds the headers, the following ones only payload. BSD's {@code m_next},
+     * where {@link #next} is its {@code m_nextpkt}.
+     */
+    private Mbuf chained;
+
     Mbuf(MbufPool pool, int index, long address, ByteBuffer buffer) {
         this.pool = pool;
         this.index = index;
@@ -156,6 +163,7 @@ public final class Mbuf {
         }
         head = headroom;
         length = 0;
+        chained = null;
         networkOffset = -1;
         transportOffset = -1;
         return this;
@@ -191,9 +199,40 @@ public final class Mbuf {
         return true;
     }
 
+    /** The next buffer of this packet, or {@code null} for the last (usually only) one. */
+    public Mbuf chained() {
+        return chained;
+    }
+
+    /** Links {@code next} as the following buffer of this packet; the packet owns it from now on. */
+    public void chain(Mbuf next) {
+        check();
+        this.chained = next;
+    }
+
+    /** Data bytes of the whole packet: this buffer and every chained one. */
+    public int packetLength() {
+        int total = length;
+        for (Mbuf m = chained; m != null; m = m.chained) {
+            total += m.length;
+        }
+        return total;
+    }
+
     /** Returns this buffer to its pool. The caller must not touch it afterwards. */
     public void free() {
         pool.free(this);
+    }
+
+    /** Frees this buffer and every buffer chained after it. */
+    public void freePacket() {
+        Mbuf m = this;
+        while (m != null) {
+            Mbuf following = m.chained;
+            m.chained = null;
+            m.pool.free(m);
+            m = following;
+        }
     }
 
     private void check() {

@@ -12,7 +12,7 @@ public final class MbufQueue {
     private int size;
     private long bytes;
 
-    /** Appends {@code mbuf}; the queue owns it until {@link #poll()} hands it on. */
+    /** Appends the packet {@code mbuf} (with its chained buffers); the queue owns it until {@link #poll()} hands it on. */
     public void add(Mbuf mbuf) {
         mbuf.next = null;
         if (last == null) {
@@ -22,7 +22,7 @@ public final class MbufQueue {
         }
         last = mbuf;
         size++;
-        bytes += mbuf.length();
+        bytes += mbuf.packetLength();
     }
 
     /** Removes and returns the oldest mbuf, or {@code null} when empty. */
@@ -37,7 +37,7 @@ public final class MbufQueue {
         }
         mbuf.next = null;
         size--;
-        bytes -= mbuf.length();
+        bytes -= mbuf.packetLength();
         return mbuf;
     }
 
@@ -50,7 +50,7 @@ public final class MbufQueue {
         return size;
     }
 
-    /** Sum of the data lengths of the queued mbufs, as they were when added. */
+    /** Sum of the packet lengths of the queued mbufs, as they were when added (they must not change while queued). */
     public long bytes() {
         return bytes;
     }
@@ -59,11 +59,11 @@ public final class MbufQueue {
         return size == 0;
     }
 
-    /** Frees every queued mbuf and returns how many there were. */
+    /** Frees every queued packet (with its chained buffers) and returns how many there were. */
     public int freeAll() {
         int n = 0;
         for (Mbuf m = poll(); m != null; m = poll()) {
-            m.free();
+            m.freePacket();
             n++;
         }
         return n;
