@@ -84,7 +84,9 @@ public final class DmaMemory {
     }
 
     private int check(long address, int length) {
-        if (address < 0 || address > size - length) {
+        // a negative length would widen the window past the end (size - length > size) and reach the
+        // ByteBuffer as an IndexOutOfBoundsException, or make fill() a silent no-op
+        if (length < 0 || address < 0 || address > size - length) {
             throw new DmaFault(address, length, size);
         }
         return (int) address;

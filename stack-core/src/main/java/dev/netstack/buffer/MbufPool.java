@@ -49,7 +49,7 @@ public final class MbufPool {
             mbufs[i] = new Mbuf(this, i, address, view);
             nextFree[i] = i + 1 < count ? i + 1 : EMPTY;
         }
-        top.set(pack(0, 0));
+        top.set(pack(0, 1));   // buffer 0 on top; the low word holds index + 1 so that 0 means empty
         this.available = new AtomicLong(count);
     }
 
@@ -109,6 +109,10 @@ public final class MbufPool {
 
     /** Allocates a buffer whose empty data window starts after {@code headroom} bytes; {@code null} when exhausted. */
     public Mbuf allocate(int headroom) {
+        // checked before the pop: failing in reset() afterwards would leak the buffer for good
+        if (headroom < 0 || headroom > Mbuf.SIZE) {
+            throw new IllegalArgumentException("headroom " + headroom + " outside [0, " + Mbuf.SIZE + "]");
+        }
         while (true) {
             long current = top.get();
             int indexPlusOne = (int) current;

@@ -45,7 +45,8 @@ public final class Ipv4Address implements Comparable<Ipv4Address> {
         }
         int bits = 0;
         for (String part : parts) {
-            if (part.isEmpty() || part.length() > 3 || !part.chars().allMatch(Character::isDigit)) {
+            // ASCII digits only: Character.isDigit and Integer.parseInt also accept other scripts' digits
+            if (part.isEmpty() || part.length() > 3 || !part.chars().allMatch(c -> c >= '0' && c <= '9')) {
                 throw new IllegalArgumentException("not an IPv4 address (want a.b.c.d): " + text);
             }
             int octet = Integer.parseInt(part);

@@ -25,13 +25,21 @@ public final class Ipv4Subnet {
         if (slash < 0) {
             throw new IllegalArgumentException("not an IPv4 prefix (want a.b.c.d/len): " + text);
         }
-        int length;
-        try {
-            length = Integer.parseInt(text.substring(slash + 1).trim());
-        } catch (NumberFormatException e) {
+        String lengthText = text.substring(slash + 1).trim();
+        if (lengthText.isEmpty() || lengthText.length() > 2 || !lengthText.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw new IllegalArgumentException("not an IPv4 prefix length in " + text);
         }
-        return of(Ipv4Address.parse(text.substring(0, slash)), length);
+        int length = Integer.parseInt(lengthText);
+        if (length > 32) {
+            throw new IllegalArgumentException("IPv4 prefix length must be 0-32 in " + text);
+        }
+        Ipv4Address address;
+        try {
+            address = Ipv4Address.parse(text.substring(0, slash));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("not an IPv4 prefix (want a.b.c.d/len): " + text, e);
+        }
+        return of(address, length);
     }
 
     public static int maskOf(int prefixLength) {

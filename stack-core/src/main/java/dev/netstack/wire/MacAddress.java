@@ -41,7 +41,7 @@ public final class MacAddress {
      * @throws IllegalArgumentException with the offending text when it is not a MAC address
      */
     public static MacAddress parse(String text) {
-        String[] parts = text.trim().split("[:-]");
+        String[] parts = text.trim().split("[:-]", -1);
         if (parts.length != 6) {
             throw new IllegalArgumentException("not a MAC address (want 6 hex octets like 52:54:00:12:34:56): " + text);
         }
@@ -50,11 +50,14 @@ public final class MacAddress {
             if (part.isEmpty() || part.length() > 2) {
                 throw new IllegalArgumentException("not a MAC address: " + text);
             }
-            try {
-                bits = (bits << 8) | Integer.parseInt(part, 16);
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("not a MAC address: " + text);
+            // hex digits only: Integer.parseInt would also take a sign ("+f")
+            for (int i = 0; i < part.length(); i++) {
+                char c = part.charAt(i);
+                if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F')) {
+                    throw new IllegalArgumentException("not a MAC address: " + text);
+                }
             }
+            bits = (bits << 8) | Integer.parseInt(part, 16);
         }
         return new MacAddress(bits);
     }
