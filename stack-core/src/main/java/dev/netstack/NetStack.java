@@ -1,0 +1,389 @@
+package dev.netstack;
+
+import dev.netstack.arp.ArpLayer;
+import dev.netstack.buffer.DmaMemory;
+import dev.netstack.buffer.Mbuf;
+import dev.netstack.buffer.MbufPool;
+import dev.netstack.ethernet.EthernetLayer;
+import dev.netstack.icmp.IcmpLayer;
+import dev.netstack.icmp.PingReply;
+import dev.netstack.ipv4.Ipv4Layer;
+import dev.netstack.ipv4.Reassembler;
+import dev.netstack.link.NetDevice;
+import dev.netstack.metrics.NetStackMetrics;
+import dev.netstack.metrics.StackCounters;
+import dev.netstack.socket.NetworkException;
+import dev.netstack.socket.UdpSocket;
+import dev.netstack.udp.UdpLayer;
+import dev.netstack.wire.IcmpHeader;
+import dev.netstack.wire.Ipv4Address;
+import dev.netstack.wire.Ipv4Subnet;
+import dev.netstack.wire.MacAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An IPv4 host on one network device: the layers from Ethernet to UDP sockets, a receive thread
+ * that runs them, and the API a Java program uses (sockets, ping).
+ *
+ * <pre>{@code
+ * try (NetStack stack = NetStack.builder()
+ *         .device(nic)                       // an E1000Driver, a VirtualDevice, ...
+ *         .address("10.0.2.15/24")
+ *         .gateway("10.0.2.2")
+ *         .build();
+ *      UdpSocket socket = stack.openUdpSocket().bind(2000)) {
+ *     socket.sendTo(ByteBuffer.wrap("hello".getBytes()), Ipv4Address.parse("10.0.2.2"), 25603);
+ * }
+ * }</pre>
+ *
+ * <p>One receive thread per stack runs the device's receive loop and the whole pipeline in
+ * batches, up to the socket queues; it also runs the timers (ARP retries, reassembly expiry).
+ * Application threads send on their own threads. Replies made while receiving (ARP, echo) are
+ * transmitted with no receive-side lock held.
+ */
+public final class NetStack implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NetStack.class);
+    private static final long TIMER_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final NetDevice device;
+    private final MbufPool pool;
+    private final StackCounters counters = new StackCounters();
+    private final LongSupplier clock;
+    private final EthernetLayer ethernet;
+    private final ArpLayer arp;
+    private final Ipv4Layer ipv4;
+    private final IcmpLayer icmp;
+    private final UdpLayer udp;
+    private final Ipv4Subnet subnet;
+    private final Ipv4Address address;
+    private final Ipv4Address gateway;
+    private final Ipv4Address dnsServer;
+    private final int receiveBudget;
+    private final int socketQueueDatagrams;
+    private final int socketQueueBytes;
+    private final Thread receiveThread;
+    private volatile boolean running = true;
+
+    private NetStack(Builder b) {
+        this.device = b.device;
+        this.pool = device.pool();
+        this.clock = b.clock;
+        this.address = b.address;
+        this.subnet = b.address == null ? null : Ipv4Subnet.of(b.address, b.prefixLength);
+        this.gateway = b.gateway;
+        this.dnsServer = b.dnsServer;
+        this.receiveBudget = b.receiveBudget;
+        this.socketQueueDatagrams = b.socketQueueDatagrams;
+        this.socketQueueBytes = b.socketQueueBytes;
+
+        ethernet = new EthernetLayer(device, counters);
+        arp = new ArpLayer(ethernet, pool, counters, clock, b.arp);
+        ipv4 = new Ipv4Layer(arp, pool, counters, clock, new Reassembler(), device.mtu());
+        icmp = new IcmpLayer(ipv4, counters, clock, b.icmpErrorsPerSecond);
+        udp = new UdpLayer(ipv4, icmp, counters);
+        ethernet.connect(arp, ipv4);
+        ipv4.connect(icmp, udp);
+        icmp.connect(udp);
+        arp.onUnreachable((packet, nextHop) ->
+                icmp.localError(packet, IcmpHeader.TYPE_DESTINATION_UNREACHABLE, IcmpHeader.CODE_HOST_UNREACHABLE));
+
+        receiveThread = new Thread(this::receiveLoop, "netstack-rx-" + device.name());
+        receiveThread.setDaemon(true);
+        receiveThread.start();
+        if (address != null) {
+            ipv4.configure(address.bits(), b.prefixLength, gateway == null ? 0 : gateway.bits());
+            arp.configure(address.bits());
+        }
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // --- the receive thread --------------------------------------------------------------------
+
+    private void receiveLoop() {
+        long nextTimers = System.nanoTime() + TIMER_INTERVAL_NANOS;
+        boolean busyPoll = device.busyPoll();
+        while (running) {
+            try {
+                int received = device.receive(ethernet, receiveBudget);
+                long now = System.nanoTime();
+                if (now - nextTimers >= 0) {
+                    runTimers();
+                    nextTimers = now + TIMER_INTERVAL_NANOS;
+                }
+                if (received == 0) {
+                    if (busyPoll) {
+                        Thread.onSpinWait();
+                    } else {
+                        device.awaitReceive(TIMER_INTERVAL_NANOS);
+                    }
+                }
+            } catch (InterruptedException e) {
+                break;
+            } catch (RuntimeException | Error e) {
+                // a bug in a layer must not stop the host from receiving; it is logged, not hidden
+                log.error("netstack receive thread of {}: unexpected error, continuing", device.name(), e);
+            }
+        }
+    }
+
+    /** Runs the timers now (ARP retries and expiry, reassembly expiry); the receive thread does this every 100 ms. */
+    public void runTimers() {
+        arp.tick();
+        ipv4.tick();
+    }
+
+    // --- API -----------------------------------------------------------------------------------
+
+    /** Opens an unbound UDP socket with the stack's default queue bounds. */
+    public UdpSocket openUdpSocket() {
+        return openUdpSocket(socketQueueDatagrams, socketQueueBytes);
+    }
+
+    /** Opens an unbound UDP socket whose receive queue holds at most the given datagrams and bytes. */
+    public UdpSocket openUdpSocket(int queueDatagrams, int queueBytes) {
+        ensureRunning();
+        return new UdpSocket(udp, queueDatagrams, queueBytes);
+    }
+
+    /**
+     * Sends an ICMP echo request with {@code payloadSize} data bytes and waits for the reply.
+     *
+     * @throws dev.netstack.socket.PingTimeoutException     no reply within {@code timeout}
+     * @throws dev.netstack.socket.HostUnreachableException ARP failed, or an ICMP error came back
+     * @throws dev.netstack.socket.NoRouteException         off-subnet with no gateway
+     */
+    public PingReply ping(Ipv4Address destination, int payloadSize, Duration timeout) throws InterruptedException {
+        ensureRunning();
+        return icmp.ping(destination, payloadSize, timeout.toNanos());
+    }
+
+    private void ensureRunning() {
+        if (!running) {
+            throw new NetworkException("the stack on " + device.name() + " is closed");
+        }
+    }
+
+    public Ipv4Address address() {
+        return address;
+    }
+
+    public Ipv4Subnet subnet() {
+        return subnet;
+    }
+
+    public Ipv4Address gateway() {
+        return gateway;
+    }
+
+    /** The DNS server the stack was configured with, or null. */
+    public Ipv4Address dnsServer() {
+        return dnsServer;
+    }
+
+    public MacAddress macAddress() {
+        return device.macAddress();
+    }
+
+    public NetDevice device() {
+        return device;
+    }
+
+    public MbufPool pool() {
+        return pool;
+    }
+
+    /** Packet, byte and drop counters. */
+    public StackCounters counters() {
+        return counters;
+    }
+
+    /** The counters as plain values at this moment. */
+    public StackCounters.Snapshot statistics() {
+        return counters.snapshot();
+    }
+
+    /** Entries in the ARP cache. */
+    public int arpCacheSize() {
+        return arp.size();
+    }
+
+    /** The MAC of {@code neighbour} in the ARP cache, or null. */
+    public MacAddress arpLookup(Ipv4Address neighbour) {
+        long mac = arp.lookup(neighbour.bits());
+        return mac < 0 ? null : MacAddress.of(mac);
+    }
+
+    public int boundSockets() {
+        return udp.boundSockets();
+    }
+
+    /** A Micrometer binder for this stack's meters (tag {@code device}). */
+    public NetStackMetrics metrics() {
+        return new NetStackMetrics(this, udp, arp);
+    }
+
+    /**
+     * Stops the receive thread, closes the device and frees every buffer the stack holds (socket
+     * queues, ARP queues, reassembly). Sockets still open are closed; blocked receivers wake with
+     * {@link dev.netstack.socket.SocketClosedException}.
+     */
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        running = false;
+        receiveThread.interrupt();
+        try {
+            receiveThread.join(TimeUnit.SECONDS.toMillis(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        udp.closeAll();
+        arp.clear();
+        ipv4.clear();
+        device.close();
+    }
+
+    @Override
+    public String toString() {
+        return "NetStack[" + device.name() + " " + device.macAddress() + " " + (address == null ? "unconfigured" : address + "/" + subnet.prefixLength()) + "]";
+    }
+
+    /** How to make a {@link NetStack}. Only the device is required. */
+    public static final class Builder {
+        private NetDevice device;
+        private Ipv4Address address;
+        private int prefixLength = 24;
+        private Ipv4Address gateway;
+        private Ipv4Address dnsServer;
+        private LongSupplier clock = System::nanoTime;
+        private int receiveBudget = 64;
+        private int socketQueueDatagrams = UdpSocket.DEFAULT_QUEUE_DATAGRAMS;
+        private int socketQueueBytes = UdpSocket.DEFAULT_QUEUE_BYTES;
+        private int icmpErrorsPerSecond = 100;
+        private final ArpLayer.Config arp = new ArpLayer.Config();
+
+        private Builder() {
+        }
+
+        /** The device the stack sends and receives through; it brings the mbuf pool. */
+        public Builder device(NetDevice device) {
+            this.device = Objects.requireNonNull(device, "device");
+            return this;
+        }
+
+        /** Our address and prefix length, e.g. {@code "10.0.2.15/24"}. */
+        public Builder address(String cidr) {
+            int slash = cidr.indexOf('/');
+            if (slash < 0) {
+                return address(Ipv4Address.parse(cidr), 24);
+            }
+            Ipv4Subnet.parse(cidr);   // validates the prefix
+            return address(Ipv4Address.parse(cidr.substring(0, slash)), Integer.parseInt(cidr.substring(slash + 1).trim()));
+        }
+
+        public Builder address(Ipv4Address address, int prefixLength) {
+            if (prefixLength < 1 || prefixLength > 30) {
+                throw new IllegalArgumentException("prefix length must be 1-30 for a host address, was " + prefixLength);
+            }
+            if (address.isAny() || address.isBroadcast() || address.isMulticast()) {
+                throw new IllegalArgumentException(address + " cannot be a host address");
+            }
+            this.address = address;
+            this.prefixLength = prefixLength;
+            return this;
+        }
+
+        public Builder gateway(String gateway) {
+            return gateway(Ipv4Address.parse(gateway));
+        }
+
+        public Builder gateway(Ipv4Address gateway) {
+            this.gateway = gateway;
+            return this;
+        }
+
+        public Builder dnsServer(String server) {
+            return dnsServer(Ipv4Address.parse(server));
+        }
+
+        public Builder dnsServer(Ipv4Address server) {
+            this.dnsServer = server;
+            return this;
+        }
+
+        /** The clock (nanoseconds) for ARP lifetimes, reassembly timeouts and RTTs; tests control it. */
+        public Builder clock(LongSupplier nanoClock) {
+            this.clock = Objects.requireNonNull(nanoClock, "clock");
+            return this;
+        }
+
+        /** Frames handled per device poll (default 64). */
+        public Builder receiveBudget(int frames) {
+            if (frames <= 0) {
+                throw new IllegalArgumentException("receive budget must be positive, was " + frames);
+            }
+            this.receiveBudget = frames;
+            return this;
+        }
+
+        /** Default bounds of new sockets' receive queues. */
+        public Builder socketQueue(int datagrams, int bytes) {
+            if (datagrams <= 0 || bytes <= 0) {
+                throw new IllegalArgumentException("socket queue bounds must be positive");
+            }
+            this.socketQueueDatagrams = datagrams;
+            this.socketQueueBytes = bytes;
+            return this;
+        }
+
+        public Builder arpCacheSize(int entries) {
+            arp.capacity = entries;
+            return this;
+        }
+
+        public Builder arpLifetime(Duration lifetime) {
+            arp.lifetimeNanos = lifetime.toNanos();
+            return this;
+        }
+
+        /** Packets that may wait for one unresolved next hop (default 3). */
+        public Builder arpQueuePerDestination(int packets) {
+            arp.pendingPerDestination = packets;
+            return this;
+        }
+
+        /** Rate limit of the ICMP errors the stack sends (default 100 per second). */
+        public Builder icmpErrorsPerSecond(int rate) {
+            this.icmpErrorsPerSecond = rate;
+            return this;
+        }
+
+        /** Builds the stack and starts its receive thread; announces the address with a gratuitous ARP. */
+        public NetStack build() {
+            if (device == null) {
+                throw new IllegalStateException("a NetStack needs a device: builder().device(...)");
+            }
+            if (gateway != null && address != null
+                    && !Ipv4Subnet.of(address, prefixLength).contains(gateway)) {
+                throw new IllegalArgumentException("gateway " + gateway + " is not on " + Ipv4Subnet.of(address, prefixLength));
+            }
+            return new NetStack(this);
+        }
+    }
+
+    /** Convenience for tests and examples: guest memory and a pool of {@code buffers} mbufs carved from it, with {@code spareBytes} left for rings. */
+    public static MbufPool newPool(int buffers, int spareBytes) {
+        DmaMemory memory = DmaMemory.allocate(Math.multiplyExact(buffers, Mbuf.SIZE) + spareBytes + 4096);
+        return MbufPool.carve(memory, buffers);
+    }
+}

@@ -1,0 +1,430 @@
+package dev.netstack.arp;
+
+import dev.netstack.buffer.Mbuf;
+import dev.netstack.buffer.MbufPool;
+import dev.netstack.buffer.MbufQueue;
+import dev.netstack.ethernet.EthernetLayer;
+import dev.netstack.metrics.Drop;
+import dev.netstack.metrics.Layer;
+import dev.netstack.metrics.StackCounters;
+import dev.netstack.wire.ArpPacket;
+import dev.netstack.wire.EthernetHeader;
+import dev.netstack.wire.Ipv4Address;
+import dev.netstack.wire.MacAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * ARP (RFC 826) for one Ethernet interface: a bounded cache with lifetimes and LRU eviction,
+ * answers for our address, and resolution of next hops with a small queue of packets waiting per
+ * destination.
+ *
+ * <p>The cache is a fixed set of slots in parallel primitive arrays, scanned linearly: a few hundred
+ * neighbours on one link is the normal case, and a scan of an {@code int[]} beats hashing at that
+ * size while allocating nothing. One lock guards it; nothing is transmitted while holding it.
+ *
+ * <p>A packet waiting for resolution may be a train of frames linked through {@link Mbuf#chained()}
+ * (the fragments of one datagram), so a fragmented datagram counts as one queue entry.
+ */
+public final class ArpLayer {
+    /** Told about each packet dropped because its next hop never answered. */
+    @FunctionalInterface
+    public interface UnreachableHandler {
+        /** {@code ipPacket}'s window starts at the IPv4 header; the handler must not keep it. */
+        void unreachable(Mbuf ipPacket, int nextHop);
+    }
+
+    /** Tunables with the usual defaults. */
+    public static final class Config {
+        public int capacity = 256;
+        public long lifetimeNanos = TimeUnit.SECONDS.toNanos(60);
+        public int pendingPerDestination = 3;
+        public long retryIntervalNanos = TimeUnit.SECONDS.toNanos(1);
+        public int maxRequests = 3;
+    }
+
+    private static final byte FREE = 0, PENDING = 1, RESOLVED = 2;
+    /** Requests are sent from application threads and the receive thread: one view per thread. */
+    private static final ThreadLocal<ArpPacket> TX_ARP = ThreadLocal.withInitial(ArpPacket::new);
+
+    private final EthernetLayer ethernet;
+    private final MbufPool pool;
+    private final StackCounters counters;
+    private final java.util.function.LongSupplier clock;
+    private final Config config;
+    private final long ourMac;
+    private volatile int ourIp;
+    private UnreachableHandler unreachableHandler = (packet, nextHop) -> { };
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final int[] ips;
+    private final long[] macs;
+    private final byte[] states;
+    private final long[] expiresAt;
+    private final long[] lastUsed;
+    private final long[] lastRequestAt;
+    private final int[] requestsSent;
+    private final MbufQueue[] waiting;
+    private int used;
+    private long evictions;
+
+    // receive-thread scratch: requests to send and packets to release, gathered under the lock
+    private final ArpPacket rxArp = new ArpPacket();
+    private final int[] requestScratch;
+    private final MbufQueue releaseScratch = new MbufQueue();
+    private final MbufQueue failScratch = new MbufQueue();
+    private final int[] failHopScratch;
+
+    public ArpLayer(EthernetLayer ethernet, MbufPool pool, StackCounters counters,
+            java.util.function.LongSupplier clock, Config config) {
+        if (config.capacity <= 0 || config.pendingPerDestination <= 0 || config.maxRequests <= 0) {
+            throw new IllegalArgumentException("ARP cache capacity, queue length and request count must be positive");
+        }
+        this.ethernet = ethernet;
+        this.pool = pool;
+        this.counters = counters;
+        this.clock = clock;
+        this.config = config;
+        this.ourMac = ethernet.macAddress();
+        int n = config.capacity;
+        ips = new int[n];
+        macs = new long[n];
+        states = new byte[n];
+        expiresAt = new long[n];
+        lastUsed = new long[n];
+        lastRequestAt = new long[n];
+        requestsSent = new int[n];
+        waiting = new MbufQueue[n];
+        for (int i = 0; i < n; i++) {
+            waiting[i] = new MbufQueue();
+        }
+        requestScratch = new int[n];
+        failHopScratch = new int[n * config.pendingPerDestination];
+    }
+
+    public void onUnreachable(UnreachableHandler handler) {
+        this.unreachableHandler = handler;
+    }
+
+    /** Sets our address (0 for none) and announces it with a gratuitous ARP. */
+    public void configure(int address) {
+        this.ourIp = address;
+        if (address != 0) {
+            sendArp(ArpPacket.OP_REQUEST, MacAddress.BROADCAST_BITS, 0L, address, address);
+        }
+    }
+
+    // --- input (receive thread) ----------------------------------------------------------------
+
+    /** An ARP packet from the Ethernet layer, window at the ARP header; consumed. */
+    public void input(Mbuf packet) {
+        counters.received(Layer.ARP, packet.length());
+        ArpPacket arp = rxArp;
+        if (!arp.wrap(packet.buffer(), packet.head(), packet.length()) || !arp.isEthernetIpv4()
+                || (arp.operation() != ArpPacket.OP_REQUEST && arp.operation() != ArpPacket.OP_REPLY)) {
+            drop(packet, Drop.ARP_MALFORMED);
+            return;
+        }
+        int operation = arp.operation();
+        int senderIp = arp.senderIp();
+        long senderMac = arp.senderMac();
+        int targetIp = arp.targetIp();
+        packet.free();
+
+        int me = ourIp;
+        boolean forUs = me != 0 && targetIp == me;
+        if (!isUsableNeighbour(senderIp, senderMac, me)) {
+            // 0.0.0.0 (an RFC 5227 probe), broadcast, multicast, or our own address: never cached
+            if (senderIp == 0 && forUs && operation == ArpPacket.OP_REQUEST && !MacAddress.isMulticast(senderMac)) {
+                sendArp(ArpPacket.OP_REPLY, senderMac, senderMac, me, 0);
+            } else {
+                counters.drop(Drop.ARP_BAD_SENDER);
+            }
+            return;
+        }
+        // RFC 826: update the sender if known; add it if the packet is for us
+        learn(senderIp, senderMac, forUs);
+        if (forUs && operation == ArpPacket.OP_REQUEST) {
+            sendArp(ArpPacket.OP_REPLY, senderMac, senderMac, me, senderIp);
+        } else if (!forUs) {
+            counters.drop(Drop.ARP_NOT_FOR_US);
+        }
+    }
+
+    private static boolean isUsableNeighbour(int ip, long mac, int me) {
+        return ip != 0 && ip != -1 && !Ipv4Address.isMulticast(ip) && ip != me
+                && !MacAddress.isMulticast(mac) && mac != 0;
+    }
+
+    private void learn(int ip, long mac, boolean create) {
+        long now = clock.getAsLong();
+        MbufQueue release = releaseScratch;
+        lock.lock();
+        try {
+            int slot = find(ip);
+            if (slot < 0) {
+                if (!create) {
+                    return;
+                }
+                slot = claim(ip, now);
+            }
+            macs[slot] = mac;
+            states[slot] = RESOLVED;
+            expiresAt[slot] = now + config.lifetimeNanos;
+            lastUsed[slot] = now;
+            requestsSent[slot] = 0;
+            MbufQueue q = waiting[slot];
+            for (Mbuf m = q.poll(); m != null; m = q.poll()) {
+                release.add(m);
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Mbuf train = release.poll(); train != null; train = release.poll()) {
+            transmitTrain(train, mac);
+        }
+    }
+
+    // --- output (any thread) -------------------------------------------------------------------
+
+    /**
+     * Sends an IPv4 packet (or a train of fragments) to {@code nextHop}: at once when its MAC is
+     * known, otherwise after resolution. Consumes the mbufs in every case.
+     */
+    public void output(Mbuf train, int nextHop) {
+        if (nextHop == -1) {
+            transmitTrain(train, MacAddress.BROADCAST_BITS);
+            return;
+        }
+        long now = clock.getAsLong();
+        long mac = -1;
+        boolean request = false;
+        boolean full = false;
+        lock.lock();
+        try {
+            int slot = find(nextHop);
+            if (slot >= 0 && states[slot] == RESOLVED && expiresAt[slot] > now) {
+                lastUsed[slot] = now;
+                mac = macs[slot];
+            } else {
+                if (slot < 0) {
+                    slot = claim(nextHop, now);
+                } else if (states[slot] == RESOLVED) {
+                    // expired: ask again, keep nothing of the old answer
+                    states[slot] = PENDING;
+                    requestsSent[slot] = 0;
+                    lastRequestAt[slot] = Long.MIN_VALUE / 2;
+                }
+                lastUsed[slot] = now;
+                MbufQueue q = waiting[slot];
+                if (q.size() >= config.pendingPerDestination) {
+                    full = true;
+                } else {
+                    q.add(train);
+                }
+                if (requestsSent[slot] == 0 && now - lastRequestAt[slot] >= config.retryIntervalNanos) {
+                    requestsSent[slot] = 1;
+                    lastRequestAt[slot] = now;
+                    request = true;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (mac != -1) {
+            transmitTrain(train, mac);
+            return;
+        }
+        if (full) {
+            counters.drop(Drop.ARP_QUEUE_FULL);
+            train.freePacket();
+        }
+        if (request) {
+            sendArp(ArpPacket.OP_REQUEST, MacAddress.BROADCAST_BITS, 0L, ourIp, nextHop);
+        }
+    }
+
+    private void transmitTrain(Mbuf train, long mac) {
+        Mbuf frame = train;
+        while (frame != null) {
+            Mbuf following = frame.chained();
+            frame.chain(null);
+            ethernet.transmit(frame, mac, EthernetHeader.TYPE_IPV4);
+            frame = following;
+        }
+    }
+
+    // --- timers (receive thread) ---------------------------------------------------------------
+
+    /** Retries unanswered requests once a second, gives up after the last, and expires old entries. */
+    public void tick() {
+        long now = clock.getAsLong();
+        int requests = 0;
+        int failed = 0;
+        MbufQueue fail = failScratch;
+        lock.lock();
+        try {
+            for (int slot = 0; slot < states.length; slot++) {
+                if (states[slot] == RESOLVED && expiresAt[slot] <= now && waiting[slot].isEmpty()) {
+                    release(slot);
+                } else if (states[slot] == PENDING && now - lastRequestAt[slot] >= config.retryIntervalNanos) {
+                    if (requestsSent[slot] >= config.maxRequests) {
+                        MbufQueue q = waiting[slot];
+                        for (Mbuf m = q.poll(); m != null; m = q.poll()) {
+                            fail.add(m);
+                            failHopScratch[failed++] = ips[slot];
+                        }
+                        release(slot);
+                    } else {
+                        requestsSent[slot]++;
+                        lastRequestAt[slot] = now;
+                        requestScratch[requests++] = ips[slot];
+                    }
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (int i = 0; i < requests; i++) {
+            sendArp(ArpPacket.OP_REQUEST, MacAddress.BROADCAST_BITS, 0L, ourIp, requestScratch[i]);
+        }
+        for (int i = 0; i < failed; i++) {
+            Mbuf train = fail.poll();
+            counters.drop(Drop.ARP_UNRESOLVED);
+            unreachableHandler.unreachable(train, failHopScratch[i]);
+            train.freePacket();
+        }
+    }
+
+    // --- cache slots (lock held) ---------------------------------------------------------------
+
+    private int find(int ip) {
+        for (int slot = 0; slot < ips.length; slot++) {
+            if (ips[slot] == ip && states[slot] != FREE) {
+                return slot;
+            }
+        }
+        return -1;
+    }
+
+    /** A slot for a new pending entry: a free one, else the least recently used (resolved first). */
+    private int claim(int ip, long now) {
+        int victim = -1;
+        if (used < ips.length) {
+            for (int slot = 0; slot < states.length; slot++) {
+                if (states[slot] == FREE) {
+                    victim = slot;
+                    break;
+                }
+            }
+        } else {
+            victim = leastRecentlyUsed(RESOLVED);
+            if (victim < 0) {
+                victim = leastRecentlyUsed(PENDING);
+            }
+            int dropped = waiting[victim].freeAll();
+            for (int i = 0; i < dropped; i++) {
+                counters.drop(Drop.ARP_UNRESOLVED);
+            }
+            release(victim);
+            evictions++;
+        }
+        used++;
+        ips[victim] = ip;
+        states[victim] = PENDING;
+        macs[victim] = 0;
+        expiresAt[victim] = 0;
+        lastUsed[victim] = now;
+        requestsSent[victim] = 0;
+        lastRequestAt[victim] = Long.MIN_VALUE / 2;
+        return victim;
+    }
+
+    private int leastRecentlyUsed(byte state) {
+        int victim = -1;
+        for (int slot = 0; slot < states.length; slot++) {
+            if (states[slot] == state && (victim < 0 || lastUsed[slot] - lastUsed[victim] < 0)) {
+                victim = slot;
+            }
+        }
+        return victim;
+    }
+
+    private void release(int slot) {
+        states[slot] = FREE;
+        ips[slot] = 0;
+        used--;
+    }
+
+    // --- sending ARP ---------------------------------------------------------------------------
+
+    private void sendArp(int operation, long ethernetDestination, long targetMac, int senderIp, int targetIp) {
+        Mbuf m = pool.allocate();
+        if (m == null) {
+            return;   // the pool counted it; ARP retries cover the loss
+        }
+        int at = m.put(ArpPacket.LENGTH);
+        ArpPacket arp = TX_ARP.get();
+        arp.wrap(m.buffer(), at, ArpPacket.LENGTH);
+        arp.set(operation, ourMac, senderIp, targetMac, targetIp);
+        // pad to the Ethernet minimum so the frame needs no padding below us
+        int pad = m.put(EthernetHeader.MIN_FRAME_LENGTH - EthernetHeader.HEADER_LENGTH - ArpPacket.LENGTH);
+        m.buffer().putLong(pad, 0L).putLong(pad + 8, 0L).putShort(pad + 16, (short) 0);
+        counters.sent(Layer.ARP, ArpPacket.LENGTH);
+        ethernet.transmit(m, ethernetDestination, EthernetHeader.TYPE_ARP);
+    }
+
+    private void drop(Mbuf packet, Drop reason) {
+        counters.drop(reason);
+        packet.freePacket();
+    }
+
+    // --- inspection ----------------------------------------------------------------------------
+
+    /** Entries in the cache, resolved or pending. */
+    public int size() {
+        lock.lock();
+        try {
+            return used;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many entries were evicted to make room. */
+    public long evictions() {
+        lock.lock();
+        try {
+            return evictions;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The resolved MAC for {@code ip} as the low 48 bits, or -1 when none (or expired). */
+    public long lookup(int ip) {
+        long now = clock.getAsLong();
+        lock.lock();
+        try {
+            int slot = find(ip);
+            return slot >= 0 && states[slot] == RESOLVED && expiresAt[slot] > now ? macs[slot] : -1;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Frees every queued packet; used when the stack closes. */
+    public void clear() {
+        lock.lock();
+        try {
+            for (int slot = 0; slot < states.length; slot++) {
+                waiting[slot].freeAll();
+                if (states[slot] != FREE) {
+                    release(slot);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}

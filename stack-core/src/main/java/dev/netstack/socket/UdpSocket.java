@@ -1,0 +1,450 @@
+package dev.netstack.socket;
+
+import dev.netstack.buffer.Mbuf;
+import dev.netstack.buffer.MbufQueue;
+import dev.netstack.icmp.IcmpLayer;
+import dev.netstack.ipv4.Ipv4Layer;
+import dev.netstack.metrics.Drop;
+import dev.netstack.udp.UdpLayer;
+import dev.netstack.wire.IcmpHeader;
+import dev.netstack.wire.Ipv4Address;
+import dev.netstack.wire.Ipv4Header;
+import dev.netstack.wire.UdpHeader;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A UDP socket of a {@code NetStack}, safe for many threads.
+ *
+ * <p>Received datagrams wait in a queue bounded in datagrams and bytes; one that does not fit is
+ * dropped and counted ({@link #droppedDatagrams()}), as a kernel drops on a full receive buffer.
+ * {@code receive} copies a datagram's payload into the caller's buffer (truncating what does not fit,
+ * like {@link java.nio.channels.DatagramChannel}) and frees its mbuf.
+ *
+ * <p>An ICMP error about a datagram this socket sent (port unreachable, host unreachable, or a next
+ * hop that never answered ARP) is kept and thrown once by the next {@code send} or {@code receive}.
+ *
+ * <p>The {@code receiveFrom}/{@code tryReceiveFrom} variants return the sender packed in a
+ * {@code long} ({@link #senderAddress(long)}, {@link #senderPort(long)}) and allocate nothing.
+ */
+public final class UdpSocket implements AutoCloseable {
+    /** Default receive queue bounds. */
+    public static final int DEFAULT_QUEUE_DATAGRAMS = 128;
+    public static final int DEFAULT_QUEUE_BYTES = 256 * 1024;
+    /** {@link #receiveFrom} result when nothing arrived in time. */
+    public static final long NOTHING = -1L;
+
+    private final UdpLayer udp;
+    private final int maxQueuedDatagrams;
+    private final long maxQueuedBytes;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition arrived = lock.newCondition();
+    private final MbufQueue queue = new MbufQueue();     // guarded by lock
+    private boolean closed;                               // guarded by lock
+    private NetworkException pendingError;                // guarded by lock
+
+    private volatile int localAddress;
+    private volatile int localPort;
+    private volatile int remoteAddress;
+    private volatile int remotePort;
+    private volatile int ttl = Ipv4Header.DEFAULT_TTL;
+
+    private final LongAdder received = new LongAdder();
+    private final LongAdder dropped = new LongAdder();
+    private final LongAdder sent = new LongAdder();
+
+    /** Made by {@code NetStack.openUdpSocket()}. */
+    public UdpSocket(UdpLayer udp, int maxQueuedDatagrams, long maxQueuedBytes) {
+        if (maxQueuedDatagrams <= 0 || maxQueuedBytes <= 0) {
+            throw new IllegalArgumentException("socket queue bounds must be positive");
+        }
+        this.udp = udp;
+        this.maxQueuedDatagrams = maxQueuedDatagrams;
+        this.maxQueuedBytes = maxQueuedBytes;
+    }
+
+    // --- set-up --------------------------------------------------------------------------------
+
+    /** Binds to {@code port} on any local address (0 picks an ephemeral port); returns this. */
+    public UdpSocket bind(int port) {
+        return bind(Ipv4Address.ANY, port);
+    }
+
+    /**
+     * Binds to {@code address:port} (port 0 picks an ephemeral port from 49152-65535); returns this.
+     *
+     * @throws PortInUseException     when another socket has the port
+     * @throws IllegalStateException  when already bound
+     */
+    public UdpSocket bind(Ipv4Address address, int port) {
+        checkPort(port, true);
+        lock.lock();
+        try {
+            ensureOpen();
+            if (localPort != 0) {
+                throw new IllegalStateException("socket already bound to port " + localPort);
+            }
+            localAddress = address.bits();
+            localPort = udp.bind(this, address.bits(), port);
+            return this;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Fixes the peer: {@link #send} goes there and only its datagrams are received. Binds an
+     * ephemeral port first when unbound.
+     */
+    public UdpSocket connect(Ipv4Address address, int port) {
+        checkPort(port, false);
+        lock.lock();
+        try {
+            ensureOpen();
+            if (localPort == 0) {
+                localPort = udp.bind(this, 0, 0);
+            }
+            remoteAddress = address.bits();
+            remotePort = port;
+            return this;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sets the TTL of outgoing datagrams (1-255, default 64). */
+    public UdpSocket ttl(int value) {
+        if (value < 1 || value > 255) {
+            throw new IllegalArgumentException("TTL must be 1-255, was " + value);
+        }
+        this.ttl = value;
+        return this;
+    }
+
+    private static void checkPort(int port, boolean zeroAllowed) {
+        if (port < (zeroAllowed ? 0 : 1) || port > 65535) {
+            throw new IllegalArgumentException("UDP port must be " + (zeroAllowed ? 0 : 1) + "-65535, was " + port);
+        }
+    }
+
+    // --- sending -------------------------------------------------------------------------------
+
+    /** Sends the remaining bytes of {@code payload} to the connected peer; returns the bytes sent. */
+    public int send(ByteBuffer payload) {
+        int address = remoteAddress;
+        if (remotePort == 0) {
+            throw new IllegalStateException("socket is not connected; use sendTo(payload, address, port)");
+        }
+        return sendTo(payload, address, remotePort);
+    }
+
+    /** Sends the remaining bytes of {@code payload} as one datagram; returns the bytes sent. */
+    public int sendTo(ByteBuffer payload, Ipv4Address address, int port) {
+        return sendTo(payload, address.bits(), port);
+    }
+
+    /**
+     * Sends the remaining bytes of {@code payload} to {@code address} (an IPv4 address as an int)
+     * and {@code port}; the payload's position moves to its limit. Binds an ephemeral port first when
+     * unbound.
+     *
+     * @throws MessageTooLongException over 65507 bytes
+     * @throws NoRouteException        when the destination is off-subnet with no gateway
+     * @throws SocketClosedException   after {@link #close()}
+     */
+    public int sendTo(ByteBuffer payload, int address, int port) {
+        checkPort(port, false);
+        int length = payload.remaining();
+        if (length > UdpHeader.MAX_PAYLOAD) {
+            throw new MessageTooLongException("UDP payload of " + length + " bytes exceeds the IPv4 maximum of "
+                    + UdpHeader.MAX_PAYLOAD);
+        }
+        if (localPort == 0 || pendingErrorPresent()) {
+            prepareToSend();
+        }
+        int result = udp.send(localPort, address, port, payload, ttl);
+        switch (result) {
+            case Ipv4Layer.SENT:
+                payload.position(payload.limit());
+                sent.increment();
+                return length;
+            case Ipv4Layer.NO_ROUTE:
+                throw new NoRouteException("no route to " + Ipv4Address.toString(address)
+                        + ": it is not on our subnet and no gateway is configured");
+            case Ipv4Layer.NO_ADDRESS:
+                throw new NoRouteException("no route to " + Ipv4Address.toString(address) + ": the stack has no IPv4 address");
+            case Ipv4Layer.TOO_LONG:
+                throw new MessageTooLongException("UDP payload of " + length + " bytes is too long for IPv4");
+            default:
+                throw new NetworkException("datagram to " + Ipv4Address.toString(address) + ":" + port
+                        + " not sent: no packet buffer free (the mbuf pool is exhausted)");
+        }
+    }
+
+    private boolean pendingErrorPresent() {
+        return pendingError != null;   // racy read, confirmed under the lock
+    }
+
+    private void prepareToSend() {
+        lock.lock();
+        try {
+            ensureOpen();
+            throwPendingError();
+            if (localPort == 0) {
+                localPort = udp.bind(this, 0, 0);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // --- receiving -----------------------------------------------------------------------------
+
+    /** Waits for a datagram, copies its payload into {@code target} and returns the sender. */
+    public InetSocketAddress receive(ByteBuffer target) throws InterruptedException {
+        long sender = receiveFrom(target, Long.MAX_VALUE);
+        return toSocketAddress(sender);
+    }
+
+    /** As {@link #receive(ByteBuffer)}, giving up after {@code timeout}: returns {@code null} then. */
+    public InetSocketAddress receive(ByteBuffer target, java.time.Duration timeout) throws InterruptedException {
+        long sender = receiveFrom(target, timeout.toNanos());
+        return sender == NOTHING ? null : toSocketAddress(sender);
+    }
+
+    /** Takes a datagram only if one is queued; returns its sender or {@code null}. */
+    public InetSocketAddress tryReceive(ByteBuffer target) {
+        long sender = tryReceiveFrom(target);
+        return sender == NOTHING ? null : toSocketAddress(sender);
+    }
+
+    /**
+     * Waits up to {@code timeoutNanos} for a datagram and copies its payload into {@code target}
+     * (truncating); returns the sender packed as {@code address << 16 | port}, or {@link #NOTHING}.
+     *
+     * @throws SocketClosedException when the socket is closed, also while waiting
+     */
+    public long receiveFrom(ByteBuffer target, long timeoutNanos) throws InterruptedException {
+        Mbuf datagram;
+        lock.lockInterruptibly();
+        try {
+            long remaining = timeoutNanos;
+            while (true) {
+                ensureOpen();
+                throwPendingError();
+                datagram = queue.poll();
+                if (datagram != null) {
+                    break;
+                }
+                if (remaining <= 0) {
+                    return NOTHING;
+                }
+                remaining = arrived.awaitNanos(remaining);
+            }
+        } finally {
+            lock.unlock();
+        }
+        return consume(datagram, target);
+    }
+
+    /** Non-blocking {@link #receiveFrom}: {@link #NOTHING} when the queue is empty. */
+    public long tryReceiveFrom(ByteBuffer target) {
+        Mbuf datagram;
+        lock.lock();
+        try {
+            ensureOpen();
+            throwPendingError();
+            datagram = queue.poll();
+        } finally {
+            lock.unlock();
+        }
+        return datagram == null ? NOTHING : consume(datagram, target);
+    }
+
+    private long consume(Mbuf datagram, ByteBuffer target) {
+        ByteBuffer b = datagram.buffer();
+        int source = b.getInt(datagram.networkOffset + 12);
+        int sourcePort = b.getShort(datagram.transportOffset) & 0xffff;
+        for (Mbuf m = datagram; m != null && target.hasRemaining(); m = m.chained()) {
+            m.copyDataTo(target);
+        }
+        datagram.freePacket();
+        received.increment();
+        return ((source & 0xffff_ffffL) << 16) | sourcePort;
+    }
+
+    /** The IPv4 address in a packed sender. */
+    public static Ipv4Address senderAddress(long sender) {
+        return Ipv4Address.of((int) (sender >>> 16));
+    }
+
+    /** The IPv4 address in a packed sender, as an int. */
+    public static int senderAddressBits(long sender) {
+        return (int) (sender >>> 16);
+    }
+
+    /** The port in a packed sender. */
+    public static int senderPort(long sender) {
+        return (int) (sender & 0xffff);
+    }
+
+    private static InetSocketAddress toSocketAddress(long sender) {
+        return new InetSocketAddress(senderAddress(sender).toInetAddress(), senderPort(sender));
+    }
+
+    // --- from the stack (receive thread) -------------------------------------------------------
+
+    /** How well this socket matches a datagram: -1 not at all, higher is more specific. */
+    public int matchScore(int destination, int source, int sourcePort) {
+        int local = localAddress;
+        if (local != 0 && local != destination) {
+            return -1;
+        }
+        int score = local != 0 ? 1 : 0;
+        if (remotePort != 0) {
+            if (remoteAddress != source || remotePort != sourcePort) {
+                return -1;
+            }
+            score += 2;
+        }
+        return score;
+    }
+
+    /** Queues a datagram (window = payload, headers in front); drops and counts it when the queue is full. */
+    public void deliver(Mbuf datagram) {
+        lock.lock();
+        try {
+            if (closed) {
+                udp.counters().drop(Drop.UDP_SOCKET_CLOSED);
+            } else if (queue.size() >= maxQueuedDatagrams || queue.bytes() + datagram.packetLength() > maxQueuedBytes) {
+                udp.counters().drop(Drop.UDP_QUEUE_FULL);
+                dropped.increment();
+            } else {
+                queue.add(datagram);
+                arrived.signal();
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        datagram.freePacket();
+    }
+
+    /** An ICMP error about a datagram this socket sent to {@code address:port}. */
+    public void errorArrived(int address, int port, int type, int code) {
+        String peer = Ipv4Address.toString(address) + ":" + port;
+        NetworkException error;
+        if (type == IcmpHeader.TYPE_DESTINATION_UNREACHABLE && code == IcmpHeader.CODE_PORT_UNREACHABLE) {
+            error = new PortUnreachableException("port unreachable: nothing listens on UDP " + peer);
+        } else {
+            error = new HostUnreachableException(IcmpLayer.describe(Ipv4Address.of(address), type, code)
+                    + " (datagram to " + peer + ")");
+        }
+        lock.lock();
+        try {
+            pendingError = error;
+            arrived.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void throwPendingError() {
+        NetworkException error = pendingError;
+        if (error != null) {
+            pendingError = null;
+            throw error;
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new SocketClosedException("socket " + describe() + " is closed");
+        }
+    }
+
+    // --- closing and inspection ----------------------------------------------------------------
+
+    /** Unbinds, frees queued datagrams and wakes blocked receivers with {@link SocketClosedException}. */
+    @Override
+    public void close() {
+        int port;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            port = localPort;
+            queue.freeAll();
+            arrived.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (port != 0) {
+            udp.unbind(this, port);
+        }
+    }
+
+    public boolean isClosed() {
+        lock.lock();
+        try {
+            return closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public int localPort() {
+        return localPort;
+    }
+
+    public int localAddressBits() {
+        return localAddress;
+    }
+
+    public Ipv4Address localAddress() {
+        return Ipv4Address.of(localAddress);
+    }
+
+    public int queuedDatagrams() {
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Datagrams handed to the application so far. */
+    public long receivedDatagrams() {
+        return received.sum();
+    }
+
+    /** Datagrams dropped because the receive queue was full. */
+    public long droppedDatagrams() {
+        return dropped.sum();
+    }
+
+    public long sentDatagrams() {
+        return sent.sum();
+    }
+
+    private String describe() {
+        return (localAddress == 0 ? "*" : Ipv4Address.toString(localAddress)) + ":" + (localPort == 0 ? "*" : localPort);
+    }
+
+    @Override
+    public String toString() {
+        return "UdpSocket[" + describe() + (remotePort != 0 ? " -> " + Ipv4Address.toString(remoteAddress) + ":" + remotePort : "") + "]";
+    }
+
+    /** The queue limits this socket was made with: {datagrams, bytes}. */
+    public long[] queueLimits() {
+        return new long[] {maxQueuedDatagrams, maxQueuedBytes};
+    }
+}
