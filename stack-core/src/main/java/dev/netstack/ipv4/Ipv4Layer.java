@@ -58,6 +58,12 @@ public final class Ipv4Layer {
         this.clock = clock;
         this.reassembler = reassembler;
         this.mtu = mtu;
+        counters.countElsewhere(Drop.IPV4_FRAGMENT_TIMEOUT, () -> reassembler.dropped(Reassembler.DropReason.TIMEOUT));
+        counters.countElsewhere(Drop.IPV4_FRAGMENT_TOO_LARGE, () -> reassembler.dropped(Reassembler.DropReason.TOO_LARGE));
+        counters.countElsewhere(Drop.IPV4_FRAGMENT_OVERLAP_CONFLICT, () -> reassembler.dropped(Reassembler.DropReason.OVERLAP_CONFLICT));
+        counters.countElsewhere(Drop.IPV4_FRAGMENT_DUPLICATE, () -> reassembler.dropped(Reassembler.DropReason.DUPLICATE));
+        counters.countElsewhere(Drop.IPV4_FRAGMENT_NO_ROOM, () -> reassembler.dropped(Reassembler.DropReason.NO_ROOM));
+        counters.countElsewhere(Drop.IPV4_FRAGMENT_BAD, () -> reassembler.dropped(Reassembler.DropReason.BAD_FRAGMENT));
     }
 
     public void connect(IcmpLayer icmp, UdpLayer udp) {

@@ -22,7 +22,13 @@ public enum Drop {
     IPV4_BAD_LENGTH(Layer.IPV4, "bad_length"),
     IPV4_NOT_FOR_US(Layer.IPV4, "not_for_us"),
     IPV4_UNKNOWN_PROTOCOL(Layer.IPV4, "unknown_protocol"),
-    IPV4_REASSEMBLY(Layer.IPV4, "reassembly"),
+    /** Fragment drops are counted by the reassembler (per fragment) and read from it. */
+    IPV4_FRAGMENT_TIMEOUT(Layer.IPV4, "fragment_timeout"),
+    IPV4_FRAGMENT_TOO_LARGE(Layer.IPV4, "fragment_too_large"),
+    IPV4_FRAGMENT_OVERLAP_CONFLICT(Layer.IPV4, "fragment_overlap_conflict"),
+    IPV4_FRAGMENT_DUPLICATE(Layer.IPV4, "fragment_duplicate"),
+    IPV4_FRAGMENT_NO_ROOM(Layer.IPV4, "fragment_no_room"),
+    IPV4_FRAGMENT_BAD(Layer.IPV4, "fragment_bad"),
     IPV4_NO_BUFFER(Layer.IPV4, "no_buffer"),
     IPV4_NO_ROUTE(Layer.IPV4, "no_route"),
 

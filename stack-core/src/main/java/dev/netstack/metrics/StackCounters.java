@@ -18,6 +18,8 @@ public final class StackCounters {
     private final LongAdder[] packetsOut = adders(LAYERS.length);
     private final LongAdder[] bytesOut = adders(LAYERS.length);
     private final LongAdder[] drops = adders(DROPS.length);
+    /** Drops counted by another component (the reassembler) and read from it, never copied. */
+    private final java.util.function.LongSupplier[] externalDrops = new java.util.function.LongSupplier[DROPS.length];
 
     private static LongAdder[] adders(int n) {
         LongAdder[] out = new LongAdder[n];
@@ -58,7 +60,13 @@ public final class StackCounters {
     }
 
     public long drops(Drop reason) {
-        return drops[reason.ordinal()].sum();
+        java.util.function.LongSupplier external = externalDrops[reason.ordinal()];
+        return drops[reason.ordinal()].sum() + (external == null ? 0 : external.getAsLong());
+    }
+
+    /** Makes {@code reason} also report what {@code source} counts, for a component that keeps its own count. */
+    public void countElsewhere(Drop reason, java.util.function.LongSupplier source) {
+        externalDrops[reason.ordinal()] = source;
     }
 
     /** Sum of all drops of one layer. */
@@ -66,7 +74,7 @@ public final class StackCounters {
         long total = 0;
         for (Drop d : DROPS) {
             if (d.layer() == layer) {
-                total += drops[d.ordinal()].sum();
+                total += drops(d);
             }
         }
         return total;
