@@ -22,6 +22,7 @@ import dev.netstack.wire.MacAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,6 +68,13 @@ public final class NetStack implements AutoCloseable {
     private final int socketQueueDatagrams;
     private final int socketQueueBytes;
     private final Thread receiveThread;
+    /**
+     * Held by the receive thread while it runs the pipeline or the timers, and by a caller of
+     * {@link #runTimers()}: the receive path (reassembly, ARP scratch, the ICMP rate limiter) is
+     * confined to one thread at a time. Never taken on the transmit path, so a reply sent from inside
+     * the pipeline cannot wait on it.
+     */
+    private final ReentrantLock pipeline = new ReentrantLock();
     private volatile boolean running = true;
 
     private NetStack(Builder b) {
@@ -92,12 +100,14 @@ public final class NetStack implements AutoCloseable {
         arp.onUnreachable((packet, nextHop) ->
                 icmp.localError(packet, IcmpHeader.TYPE_DESTINATION_UNREACHABLE, IcmpHeader.CODE_HOST_UNREACHABLE));
 
+        if (address != null) {
+            ipv4.configure(address.bits(), b.prefixLength, gateway == null ? 0 : gateway.bits());
+        }
         receiveThread = new Thread(this::receiveLoop, "netstack-rx-" + device.name());
         receiveThread.setDaemon(true);
         receiveThread.start();
         if (address != null) {
-            ipv4.configure(address.bits(), b.prefixLength, gateway == null ? 0 : gateway.bits());
-            arp.configure(address.bits());
+            arp.configure(address.bits());   // announces the address: the receive thread must be there for the answers
         }
     }
 
@@ -112,11 +122,18 @@ public final class NetStack implements AutoCloseable {
         boolean busyPoll = device.busyPoll();
         while (running) {
             try {
-                int received = device.receive(ethernet, receiveBudget);
-                long now = System.nanoTime();
-                if (now - nextTimers >= 0) {
-                    runTimers();
-                    nextTimers = now + TIMER_INTERVAL_NANOS;
+                int received;
+                pipeline.lockInterruptibly();
+                try {
+                    received = device.receive(ethernet, receiveBudget);
+                    long now = System.nanoTime();
+                    if (now - nextTimers >= 0) {
+                        arp.tick();
+                        ipv4.tick();
+                        nextTimers = now + TIMER_INTERVAL_NANOS;
+                    }
+                } finally {
+                    pipeline.unlock();
                 }
                 if (received == 0) {
                     if (busyPoll) {
@@ -134,10 +151,18 @@ public final class NetStack implements AutoCloseable {
         }
     }
 
-    /** Runs the timers now (ARP retries and expiry, reassembly expiry); the receive thread does this every 100 ms. */
+    /**
+     * Runs the timers now (ARP retries and expiry, reassembly expiry); the receive thread does this
+     * every 100 ms. Safe from any thread: it waits for the receive thread to finish its batch.
+     */
     public void runTimers() {
-        arp.tick();
-        ipv4.tick();
+        pipeline.lock();
+        try {
+            arp.tick();
+            ipv4.tick();
+        } finally {
+            pipeline.unlock();
+        }
     }
 
     // --- API -----------------------------------------------------------------------------------
