@@ -1,0 +1,74 @@
+package dev.netstack.e1000;
+
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The card's interrupt pin as a driver thread sees it: asserted while {@code (ICR & IMS) != 0}
+ * (and interrupt throttling allows), with a way to sleep until it is.
+ *
+ * <p>The level is not stored here but computed from the card's registers on every look, so a
+ * raise racing with an ICR read can never leave a stale "asserted" or "deasserted" behind. Waking
+ * is cheap: the card only calls {@link LockSupport#unpark} when a thread is actually parked here.
+ * One thread waits at a time (a device's receive thread); a second waiter replaces the first.
+ */
+public final class InterruptLine {
+    private final E1000Device card;
+    private volatile Thread waiter;
+    private volatile boolean kicked;
+
+    InterruptLine(E1000Device card) {
+        this.card = card;
+    }
+
+    /** True while an unmasked interrupt cause is pending. */
+    public boolean isAsserted() {
+        return card.interruptAsserted();
+    }
+
+    /**
+     * Waits until the line is asserted, {@code timeoutNanos} pass, or {@link #wakeUp()} is called.
+     * Returns whether the line is asserted on return.
+     */
+    public boolean await(long timeoutNanos) throws InterruptedException {
+        if (isAsserted()) {
+            return true;
+        }
+        long deadline = System.nanoTime() + timeoutNanos;
+        // Publish ourselves before re-checking the level: a raise either sees us and unparks, or
+        // happened before our check and we see it (both sides use volatile accesses).
+        waiter = Thread.currentThread();
+        try {
+            while (!isAsserted()) {
+                if (kicked) {
+                    kicked = false;
+                    return isAsserted();
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                LockSupport.parkNanos(this, left);
+                if (Thread.interrupted()) {
+                    throw new InterruptedException();
+                }
+            }
+            return true;
+        } finally {
+            waiter = null;
+        }
+    }
+
+    /** Releases a waiting thread without an interrupt (a driver closing). */
+    public void wakeUp() {
+        kicked = true;
+        signal();
+    }
+
+    /** Called by the card after it raised a cause or unmasked one. */
+    void signal() {
+        Thread w = waiter;
+        if (w != null) {
+            LockSupport.unpark(w);
+        }
+    }
+}
