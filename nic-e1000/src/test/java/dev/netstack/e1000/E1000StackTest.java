@@ -1,0 +1,203 @@
+package dev.netstack.e1000;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.netstack.NetStack;
+import dev.netstack.buffer.DmaMemory;
+import dev.netstack.buffer.Mbuf;
+import dev.netstack.buffer.MbufPool;
+import dev.netstack.icmp.PingReply;
+import dev.netstack.link.FrameTap;
+import dev.netstack.link.VirtualCable;
+import dev.netstack.metrics.Layer;
+import dev.netstack.socket.UdpSocket;
+import dev.netstack.testing.PoolChecks;
+import dev.netstack.wire.ArpPacket;
+import dev.netstack.wire.EthernetHeader;
+import dev.netstack.wire.Ipv4Address;
+import dev.netstack.wire.MacAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Two NetStacks, each on its own emulated E1000 in its own guest memory, joined by a cable. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class E1000StackTest {
+    static final Ipv4Address GUEST = Ipv4Address.parse("10.0.2.15");
+    static final Ipv4Address HOST = Ipv4Address.parse("10.0.2.2");
+
+    final List<AutoCloseable> toClose = new ArrayList<>();
+    final List<MbufPool> pools = new ArrayList<>();
+    final List<String> wire = Collections.synchronizedList(new ArrayList<>());
+
+    /** One guest: memory, pool, card, driver, stack. */
+    final class Guest {
+        final MbufPool pool;
+        final E1000Device card;
+        final E1000Driver driver;
+        NetStack stack;
+
+        Guest(String name, MacAddress mac, E1000Config config) {
+            int buffers = config.receiveRingSize() + config.transmitRingSize() + 512;
+            DmaMemory memory = DmaMemory.allocate(buffers * Mbuf.SIZE + (1 << 20));
+            pool = MbufPool.carve(memory, buffers, true);
+            card = new E1000Device(memory, mac);
+            driver = new E1000Driver(card, memory, pool, mac, config.withName(name));
+            pools.add(pool);
+        }
+
+        Guest start(String cidr) {
+            stack = NetStack.builder().device(driver).address(cidr).socketQueue(4096, 16 << 20).build();
+            toClose.add(0, stack);
+            return this;
+        }
+    }
+
+    Guest[] pair(E1000Config config) {
+        Guest guest = new Guest("guest", MacAddress.parse("52:54:00:12:34:56"), config);
+        Guest host = new Guest("host", MacAddress.parse("52:55:0a:00:02:02"), config);
+        // the guest card's port goes through a tap that notes ARP frames, like tcpdump on the guest's link
+        VirtualCable.connect(FrameTap.on(guest.card.port(), (frame, outbound) -> noteArp(frame, outbound)), host.card.port());
+        return new Guest[] {guest.start("10.0.2.15/24"), host.start("10.0.2.2/24")};
+    }
+
+    void noteArp(ByteBuffer frame, boolean outbound) {
+        EthernetHeader eth = new EthernetHeader();
+        ArpPacket arp = new ArpPacket();
+        if (eth.wrap(frame, frame.position(), frame.remaining()) && eth.etherType() == EthernetHeader.TYPE_ARP
+                && arp.wrap(frame, frame.position() + 14, frame.remaining() - 14)) {
+            wire.add((outbound ? "out " : "in ") + (arp.operation() == ArpPacket.OP_REQUEST ? "request " : "reply ")
+                    + Ipv4Address.toString(arp.targetIp()));
+        }
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (AutoCloseable c : toClose) {
+            c.close();
+        }
+        for (MbufPool pool : pools) {
+            PoolChecks.assertWhole(pool);
+        }
+    }
+
+    static ByteBuffer text(String s) {
+        return ByteBuffer.wrap(s.getBytes(StandardCharsets.US_ASCII));
+    }
+
+    static String text(ByteBuffer b) {
+        return new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII);
+    }
+
+    @Test
+    void theXv6LabExchange() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        try (UdpSocket guest = g[0].stack.openUdpSocket().bind(2000);
+             UdpSocket host = g[1].stack.openUdpSocket().bind(25603)) {
+            guest.sendTo(text("a message from xv6!"), HOST, 25603);
+            ByteBuffer in = ByteBuffer.allocate(2048);
+            InetSocketAddress from = host.receive(in, Duration.ofSeconds(5));
+            assertThat(from).isEqualTo(new InetSocketAddress(GUEST.toInetAddress(), 2000));
+            assertThat(text(in)).isEqualTo("a message from xv6!");
+
+            host.sendTo(text("this is the host!"), GUEST, 2000);
+            in.clear();
+            from = guest.receive(in, Duration.ofSeconds(5));
+            assertThat(from).isEqualTo(new InetSocketAddress(HOST.toInetAddress(), 25603));
+            assertThat(text(in)).isEqualTo("this is the host!");
+        }
+        // the guest asked who has 10.0.2.2 and heard the answer, as in the lab's tcpdump
+        assertThat(wire).contains("out request 10.0.2.2", "in reply 10.0.2.15");
+        assertThat(g[0].card.statisticTotal(E1000Registers.GPTC)).isGreaterThanOrEqualTo(2);
+        assertThat(g[0].card.statisticTotal(E1000Registers.GPRC)).isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void pingsBothWaysIncludingFragmented() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        for (int size : new int[] {0, 56, 1472, 4000, 8000}) {
+            PingReply reply = g[0].stack.ping(HOST, size, Duration.ofSeconds(2));
+            assertThat(reply.bytes()).isEqualTo(size + 8);
+            reply = g[1].stack.ping(GUEST, size, Duration.ofSeconds(2));
+            assertThat(reply.bytes()).isEqualTo(size + 8);
+        }
+    }
+
+    @Test
+    void thousandsOfDatagramsWrapRingsOfEightManyTimes() throws Exception {
+        Guest[] g = pair(E1000Config.defaults().withRingSizes(8, 8));
+        int rounds = 3000;
+        try (UdpSocket client = g[0].stack.openUdpSocket().bind(3000);
+             UdpSocket server = g[1].stack.openUdpSocket().bind(3001)) {
+            ByteBuffer out = ByteBuffer.allocate(64);
+            ByteBuffer in = ByteBuffer.allocate(64);
+            for (int i = 0; i < rounds; i++) {
+                out.clear();
+                out.putInt(i).flip();
+                client.sendTo(out, HOST, 3001);
+                in.clear();
+                long sender = server.receiveFrom(in, TimeUnit.SECONDS.toNanos(5));
+                assertThat(sender).as("datagram %d", i).isNotEqualTo(UdpSocket.NOTHING);
+                assertThat(in.getInt(0)).isEqualTo(i);
+                in.flip();
+                server.sendTo(in, GUEST, 3000);
+                in.clear();
+                assertThat(client.receiveFrom(in, TimeUnit.SECONDS.toNanos(5))).isNotEqualTo(UdpSocket.NOTHING);
+                assertThat(in.getInt(0)).isEqualTo(i);
+            }
+        }
+        // each ring of 8 went round hundreds of times, and the cards counted every frame
+        long sent = g[0].card.statisticTotal(E1000Registers.GPTC);
+        assertThat(sent).isGreaterThanOrEqualTo(rounds);
+        assertThat(g[1].card.statisticTotal(E1000Registers.GPRC)).isEqualTo(sent);
+        assertThat(g[1].card.statisticTotal(E1000Registers.MPC)).isZero();
+    }
+
+    @Test
+    void aBurstIntoASmallRingLosesOnlyWhatTheCardCounted() throws Exception {
+        Guest[] g = pair(E1000Config.defaults().withRingSizes(8, 64));
+        int burst = 2000;
+        try (UdpSocket client = g[0].stack.openUdpSocket().bind(3000);
+             UdpSocket server = g[1].stack.openUdpSocket().bind(3001)) {
+            g[0].stack.ping(HOST, 0, Duration.ofSeconds(2));
+            long missedBefore = g[1].card.statisticTotal(E1000Registers.MPC);
+            for (int i = 0; i < burst; i++) {
+                client.sendTo(text("burst"), HOST, 3001);
+            }
+            ByteBuffer in = ByteBuffer.allocate(64);
+            int received = 0;
+            while (server.receiveFrom(in, TimeUnit.MILLISECONDS.toNanos(500)) != UdpSocket.NOTHING) {
+                in.clear();
+                received++;
+            }
+            long missed = g[1].card.statisticTotal(E1000Registers.MPC) - missedBefore;
+            assertThat(received + missed).as("received %d + missed %d", received, missed).isEqualTo(burst);
+            assertThat(g[1].stack.counters().packetsIn(Layer.UDP)).isEqualTo(received);
+        }
+    }
+
+    @Test
+    void busyPollWithChecksumOffload() throws Exception {
+        Guest[] g = pair(E1000Config.defaults().withBusyPoll(32).withChecksumOffload(true));
+        try (UdpSocket guest = g[0].stack.openUdpSocket().bind(2000);
+             UdpSocket host = g[1].stack.openUdpSocket().bind(25603)) {
+            for (int i = 0; i < 200; i++) {
+                guest.sendTo(text("a message from xv6!"), HOST, 25603);
+                ByteBuffer in = ByteBuffer.allocate(2048);
+                assertThat(host.receive(in, Duration.ofSeconds(5))).isNotNull();
+                assertThat(text(in)).isEqualTo("a message from xv6!");
+            }
+            assertThat(g[1].stack.counters().drops(dev.netstack.metrics.Drop.UDP_BAD_CHECKSUM)).isZero();
+            assertThat(g[1].stack.counters().drops(dev.netstack.metrics.Drop.IPV4_BAD_CHECKSUM)).isZero();
+            assertThat(g[0].stack.ping(HOST, 1000, Duration.ofSeconds(2)).bytes()).isEqualTo(1008);
+        }
+    }
+}
