@@ -22,6 +22,7 @@ import dev.netstack.wire.MacAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -50,6 +51,8 @@ import org.slf4j.LoggerFactory;
 public final class NetStack implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NetStack.class);
     private static final long TIMER_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** Busy-poll mode: how often an idle receive thread looks at the device once it stopped spinning. */
+    private static final long BUSY_POLL_IDLE_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
 
     private final NetDevice device;
     private final MbufPool pool;
@@ -68,6 +71,21 @@ public final class NetStack implements AutoCloseable {
     private final int socketQueueDatagrams;
     private final int socketQueueBytes;
     private final Thread receiveThread;
+    private final long busyPollSpinNanos;
+    /** When an application thread last polled the device (busy-poll mode); opaque accesses, a hint only. */
+    @SuppressWarnings("unused")
+    private long lastApplicationPoll = Long.MIN_VALUE / 2;
+    private static final java.lang.invoke.VarHandle LAST_APPLICATION_POLL;
+    private static final long APPLICATION_POLL_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    static {
+        try {
+            LAST_APPLICATION_POLL = java.lang.invoke.MethodHandles.lookup()
+                    .findVarHandle(NetStack.class, "lastApplicationPoll", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /**
      * Held by the receive thread while it runs the pipeline or the timers, and by a caller of
      * {@link #runTimers()}: the receive path (reassembly, ARP scratch, the ICMP rate limiter) is
@@ -91,7 +109,14 @@ public final class NetStack implements AutoCloseable {
 
         ethernet = new EthernetLayer(device, counters);
         arp = new ArpLayer(ethernet, pool, counters, clock, b.arp);
-        ipv4 = new Ipv4Layer(arp, pool, counters, clock, new Reassembler(), device.mtu());
+        // by default reassembly may hold at most a quarter of the pool: a flood of fragments that never
+        // complete must not starve the device of receive buffers (that would stop all input until the
+        // reassembly timeout)
+        Reassembler reassembler = b.reassembler != null ? b.reassembler
+                : new Reassembler(Reassembler.DEFAULT_MAX_DATAGRAMS,
+                        Math.max(1, Math.min(Reassembler.DEFAULT_MAX_BUFFERS, pool.capacity() / 4)),
+                        Reassembler.DEFAULT_TIMEOUT_NANOS);
+        ipv4 = new Ipv4Layer(arp, pool, counters, clock, reassembler, device.mtu());
         icmp = new IcmpLayer(ipv4, counters, clock, b.icmpErrorsPerSecond);
         udp = new UdpLayer(ipv4, icmp, counters);
         ethernet.connect(arp, ipv4);
@@ -103,11 +128,15 @@ public final class NetStack implements AutoCloseable {
         if (address != null) {
             ipv4.configure(address.bits(), b.prefixLength, gateway == null ? 0 : gateway.bits());
         }
+        this.busyPollSpinNanos = b.busyPollSpinNanos;
+        if (device.busyPoll()) {
+            udp.busyPoll(this::pollDevice, busyPollSpinNanos);
+        }
         receiveThread = new Thread(this::receiveLoop, "netstack-rx-" + device.name());
         receiveThread.setDaemon(true);
         receiveThread.start();
         if (address != null) {
-            arp.configure(address.bits());   // announces the address: the receive thread must be there for the answers
+            arp.configure(address.bits(), subnet.broadcast().bits());   // announces the address: the receive thread must be there for the answers
         }
     }
 
@@ -120,10 +149,22 @@ public final class NetStack implements AutoCloseable {
     private void receiveLoop() {
         long nextTimers = System.nanoTime() + TIMER_INTERVAL_NANOS;
         boolean busyPoll = device.busyPoll();
+        long idleSince = System.nanoTime();
         while (running) {
             try {
                 int received;
-                pipeline.lockInterruptibly();
+                if (!busyPoll) {
+                    pipeline.lockInterruptibly();
+                } else if (applicationPolling() && System.nanoTime() - nextTimers < 0) {
+                    // an application thread is polling the device: stand back, wake for the timers
+                    LockSupport.parkNanos(this, BUSY_POLL_IDLE_PARK_NANOS);
+                    continue;
+                } else if (!pipeline.tryLock()) {
+                    // never queue on the lock: the poller's unlock would then have to wake us, a
+                    // system call on its hot path
+                    idleSince = busyPollIdle(idleSince);
+                    continue;
+                }
                 try {
                     received = device.receive(ethernet, receiveBudget);
                     long now = System.nanoTime();
@@ -137,10 +178,12 @@ public final class NetStack implements AutoCloseable {
                 }
                 if (received == 0) {
                     if (busyPoll) {
-                        Thread.onSpinWait();
+                        idleSince = busyPollIdle(idleSince);
                     } else {
                         device.awaitReceive(TIMER_INTERVAL_NANOS);
                     }
+                } else if (busyPoll) {
+                    idleSince = System.nanoTime();
                 }
             } catch (InterruptedException e) {
                 break;
@@ -148,6 +191,43 @@ public final class NetStack implements AutoCloseable {
                 // a bug in a layer must not stop the host from receiving; it is logged, not hidden
                 log.error("netstack receive thread of {}: unexpected error, continuing", device.name(), e);
             }
+        }
+    }
+
+    /**
+     * Busy-poll mode, nothing received: spin for {@code busyPollSpinNanos} after the last frame, then
+     * poll every {@link #BUSY_POLL_IDLE_PARK_NANOS} only. Receiving application threads poll the
+     * device themselves ({@link #pollDevice()}), so an idle receive thread need not burn a core.
+     * Returns the (unchanged) start of the idle period.
+     */
+    private long busyPollIdle(long idleSince) {
+        if (System.nanoTime() - idleSince < busyPollSpinNanos) {
+            Thread.onSpinWait();
+        } else {
+            LockSupport.parkNanos(this, BUSY_POLL_IDLE_PARK_NANOS);
+        }
+        return idleSince;
+    }
+
+    /** True while an application thread polled the device within the last millisecond: the receive thread stands back. */
+    private boolean applicationPolling() {
+        return System.nanoTime() - (long) LAST_APPLICATION_POLL.getOpaque(this) < APPLICATION_POLL_GRACE_NANOS;
+    }
+
+    /**
+     * Busy-poll from an application thread: runs one batch of the receive pipeline on the caller's
+     * thread unless another thread is running it. Returns the frames handled (0 when none, or when
+     * the pipeline was busy).
+     */
+    private int pollDevice() {
+        if (!running || !pipeline.tryLock()) {
+            return 0;
+        }
+        LAST_APPLICATION_POLL.setOpaque(this, System.nanoTime());
+        try {
+            return device.receive(ethernet, receiveBudget);
+        } finally {
+            pipeline.unlock();
         }
     }
 
@@ -160,6 +240,27 @@ public final class NetStack implements AutoCloseable {
         try {
             arp.tick();
             ipv4.tick();
+        } finally {
+            pipeline.unlock();
+        }
+    }
+
+    /**
+     * Runs the receive pipeline on the caller's thread until the device has no frame waiting, under
+     * the same lock as the receive thread. When it returns, every frame the device held at the call
+     * has been through the layers (the receive thread finishes any it took before releasing the lock).
+     * Returns how many frames this call handled. For tests and fuzzers that need a frame's effects
+     * (counters, replies, the pool) settled before they look.
+     */
+    public int receiveNow() {
+        pipeline.lock();
+        try {
+            int total = 0;
+            int n;
+            while ((n = device.receive(ethernet, receiveBudget)) > 0) {
+                total += n;
+            }
+            return total;
         } finally {
             pipeline.unlock();
         }
@@ -292,10 +393,12 @@ public final class NetStack implements AutoCloseable {
         private Ipv4Address dnsServer;
         private LongSupplier clock = System::nanoTime;
         private int receiveBudget = 64;
+        private long busyPollSpinNanos = TimeUnit.MICROSECONDS.toNanos(50);
         private int socketQueueDatagrams = UdpSocket.DEFAULT_QUEUE_DATAGRAMS;
         private int socketQueueBytes = UdpSocket.DEFAULT_QUEUE_BYTES;
         private int icmpErrorsPerSecond = 100;
         private final ArpLayer.Config arp = new ArpLayer.Config();
+        private Reassembler reassembler;
 
         private Builder() {
         }
@@ -361,6 +464,18 @@ public final class NetStack implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Busy-poll devices only: how long a receiving socket (and the idle receive thread) keeps
+         * polling the device before it waits (default 50 µs, like Linux's {@code net.core.busy_read}).
+         */
+        public Builder busyPollSpin(Duration spin) {
+            if (spin.isNegative()) {
+                throw new IllegalArgumentException("busy-poll spin must not be negative, was " + spin);
+            }
+            this.busyPollSpinNanos = spin.toNanos();
+            return this;
+        }
+
         /** Default bounds of new sockets' receive queues. */
         public Builder socketQueue(int datagrams, int bytes) {
             if (datagrams <= 0 || bytes <= 0) {
@@ -384,6 +499,15 @@ public final class NetStack implements AutoCloseable {
         /** Packets that may wait for one unresolved next hop (default 3). */
         public Builder arpQueuePerDestination(int packets) {
             arp.pendingPerDestination = packets;
+            return this;
+        }
+
+        /**
+         * The IPv4 reassembler (its bounds and timeout); default {@code new Reassembler()}. The stack
+         * owns it from now on; a caller may keep the reference to read its counters.
+         */
+        public Builder reassembler(Reassembler reassembler) {
+            this.reassembler = Objects.requireNonNull(reassembler, "reassembler");
             return this;
         }
 

@@ -54,6 +54,7 @@ public final class ArpLayer {
     private final Config config;
     private final long ourMac;
     private volatile int ourIp;
+    private volatile int ourSubnetBroadcast = -1;
     private UnreachableHandler unreachableHandler = (packet, nextHop) -> { };
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -108,6 +109,15 @@ public final class ArpLayer {
 
     /** Sets our address (0 for none) and announces it with a gratuitous ARP. */
     public void configure(int address) {
+        configure(address, -1);
+    }
+
+    /**
+     * Sets our address (0 for none) and our subnet's directed broadcast address (never cached as a
+     * neighbour), and announces the address with a gratuitous ARP.
+     */
+    public void configure(int address, int subnetBroadcast) {
+        this.ourSubnetBroadcast = subnetBroadcast;
         this.ourIp = address;
         if (address != 0) {
             sendArp(ArpPacket.OP_REQUEST, MacAddress.BROADCAST_BITS, 0L, address, address);
@@ -133,9 +143,10 @@ public final class ArpLayer {
 
         int me = ourIp;
         boolean forUs = me != 0 && targetIp == me;
-        if (!isUsableNeighbour(senderIp, senderMac, me)) {
+        if (!isUsableNeighbour(senderIp, senderMac, me) || senderIp == ourSubnetBroadcast) {
             // 0.0.0.0 (an RFC 5227 probe), broadcast, multicast, or our own address: never cached
             if (senderIp == 0 && forUs && operation == ArpPacket.OP_REQUEST && !MacAddress.isMulticast(senderMac)) {
+                counters.accepted(Layer.ARP);
                 sendArp(ArpPacket.OP_REPLY, senderMac, senderMac, me, 0);
             } else {
                 counters.drop(Drop.ARP_BAD_SENDER);
@@ -144,6 +155,9 @@ public final class ArpLayer {
         }
         // RFC 826: update the sender if known; add it if the packet is for us
         learn(senderIp, senderMac, forUs);
+        if (forUs) {
+            counters.accepted(Layer.ARP);
+        }
         if (forUs && operation == ArpPacket.OP_REQUEST) {
             sendArp(ArpPacket.OP_REPLY, senderMac, senderMac, me, senderIp);
         } else if (!forUs) {
@@ -194,6 +208,12 @@ public final class ArpLayer {
     public void output(Mbuf train, int nextHop) {
         if (nextHop == -1) {
             transmitTrain(train, MacAddress.BROADCAST_BITS);
+            return;
+        }
+        if (nextHop == ourIp) {
+            // our own address is never cached (a sender claiming it is refused), so asking would never
+            // be answered: address the frame to ourselves; a loopback device brings it back
+            transmitTrain(train, ourMac);
             return;
         }
         long now = clock.getAsLong();

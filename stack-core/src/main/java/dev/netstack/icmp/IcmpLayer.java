@@ -11,10 +11,12 @@ import dev.netstack.socket.NetworkException;
 import dev.netstack.socket.NoRouteException;
 import dev.netstack.socket.PingTimeoutException;
 import dev.netstack.udp.UdpLayer;
+import dev.netstack.wire.EthernetHeader;
 import dev.netstack.wire.IcmpHeader;
 import dev.netstack.wire.InternetChecksum;
 import dev.netstack.wire.Ipv4Address;
 import dev.netstack.wire.Ipv4Header;
+import dev.netstack.wire.MacAddress;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -84,10 +86,13 @@ public final class IcmpLayer {
         }
         switch (icmp.type()) {
             case IcmpHeader.TYPE_ECHO_REQUEST:
+                counters.accepted(Layer.ICMP);   // answered, or (to a broadcast) deliberately ignored
                 answerEcho(packet, ip, icmp, ipHeaderLength, icmpLength);
                 break;
             case IcmpHeader.TYPE_ECHO_REPLY:
-                if (!pings.answered(icmp.identifier(), icmp.sequence(), ip.source(), icmpLength, ip.ttl(), clock.getAsLong())) {
+                if (pings.answered(icmp.identifier(), icmp.sequence(), ip.source(), icmpLength, ip.ttl(), clock.getAsLong())) {
+                    counters.accepted(Layer.ICMP);
+                } else {
                     counters.drop(Drop.ICMP_UNMATCHED_REPLY);
                 }
                 break;
@@ -124,6 +129,7 @@ public final class IcmpLayer {
             counters.drop(Drop.ICMP_MALFORMED);
             return;
         }
+        counters.accepted(Layer.ICMP);
         deliverError(packet.buffer(), quoteAt, quoted, type, code);
     }
 
@@ -161,7 +167,7 @@ public final class IcmpLayer {
         int destination = ip.destination();
         if (ip.fragmentOffsetBytes() != 0 || source == 0 || source == -1 || Ipv4Address.isMulticast(source)
                 || destination == -1 || Ipv4Address.isMulticast(destination) || destination == ipv4.subnetBroadcast()
-                || isIcmpError(offending, ip)) {
+                || isIcmpError(offending, ip) || cameAsLinkBroadcast(offending)) {
             return;
         }
         if (!takeErrorToken()) {
@@ -176,6 +182,16 @@ public final class IcmpLayer {
         if (ipv4.send(source, Ipv4Header.PROTOCOL_ICMP, header, offending, 0, quote, DEFAULT_TTL) == Ipv4Layer.SENT) {
             counters.sent(Layer.ICMP, IcmpHeader.HEADER_LENGTH + quote);
         }
+    }
+
+    /**
+     * RFC 1122 §3.2.2: no error about a datagram that came as a link-layer broadcast or multicast.
+     * The Ethernet layer pulls its header without moving it, so the destination MAC still sits in
+     * front of the IP header of a received packet.
+     */
+    private static boolean cameAsLinkBroadcast(Mbuf packet) {
+        int ethernetAt = packet.head() - EthernetHeader.HEADER_LENGTH;
+        return ethernetAt >= 0 && MacAddress.isMulticast(MacAddress.read(packet.buffer(), ethernetAt));
     }
 
     /** RFC 1122: never send an error about an ICMP error. */
@@ -193,7 +209,9 @@ public final class IcmpLayer {
         if (errorTokensAt - oldest < 0) {
             errorTokensAt = oldest;
         }
-        if (errorTokensAt - now > 0) {
+        // errorTokensAt is when the next token was earned; one earned at 'now' or later is not there yet
+        // (with '>' a full bucket let burst + 1 errors through)
+        if (errorTokensAt - now >= 0) {
             return false;
         }
         errorTokensAt += errorIntervalNanos;

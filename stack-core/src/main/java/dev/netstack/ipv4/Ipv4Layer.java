@@ -135,9 +135,11 @@ public final class Ipv4Layer {
         packet.transportOffset = packet.head() + headerLength;
         switch (ip.protocol()) {
             case Ipv4Header.PROTOCOL_UDP:
+                counters.accepted(Layer.IPV4);
                 udp.input(packet);
                 break;
             case Ipv4Header.PROTOCOL_ICMP:
+                counters.accepted(Layer.IPV4);
                 icmp.input(packet);
                 break;
             default:

@@ -18,6 +18,7 @@ public final class StackCounters {
     private final LongAdder[] packetsOut = adders(LAYERS.length);
     private final LongAdder[] bytesOut = adders(LAYERS.length);
     private final LongAdder[] drops = adders(DROPS.length);
+    private final LongAdder[] accepted = adders(LAYERS.length);
     /** Drops counted by another component (the reassembler) and read from it, never copied. */
     private final java.util.function.LongSupplier[] externalDrops = new java.util.function.LongSupplier[DROPS.length];
 
@@ -37,6 +38,21 @@ public final class StackCounters {
     public void sent(Layer layer, int bytes) {
         packetsOut[layer.ordinal()].increment();
         bytesOut[layer.ordinal()].add(bytes);
+    }
+
+    /**
+     * A layer took a received packet and is done with it without dropping it: passed it up, queued it
+     * on a socket, answered it or used it (an ARP reply learned, an echo reply matched). On the
+     * receive side every layer balances: packets in == accepted + that layer's receive drops (IPv4
+     * fragments are accounted by the reassembler; see {@code dev.netstack.robustness.Accounting}).
+     */
+    public void accepted(Layer layer) {
+        accepted[layer.ordinal()].increment();
+    }
+
+    /** Received packets {@code layer} accepted (see {@link #accepted(Layer)}). */
+    public long packetsAccepted(Layer layer) {
+        return accepted[layer.ordinal()].sum();
     }
 
     public void drop(Drop reason) {

@@ -44,7 +44,7 @@ public final class UdpSocket implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition arrived = lock.newCondition();
     private final MbufQueue queue = new MbufQueue();     // guarded by lock
-    private boolean closed;                               // guarded by lock
+    private volatile boolean closed;                      // written under lock; read without it by sendTo
     private NetworkException pendingError;                // guarded by lock
 
     private volatile int localAddress;
@@ -52,6 +52,7 @@ public final class UdpSocket implements AutoCloseable {
     private volatile int remoteAddress;
     private volatile int remotePort;
     private volatile int ttl = Ipv4Header.DEFAULT_TTL;
+    private volatile boolean reuseAddress;
 
     private final LongAdder received = new LongAdder();
     private final LongAdder dropped = new LongAdder();
@@ -116,6 +117,32 @@ public final class UdpSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * Lets this socket share its port with other sockets that also allow it (SO_REUSEADDR): a
+     * server socket on a port and connected sockets for single peers on the same port. Datagrams go
+     * to the most specific match: connected 4-tuple, then bound address, then wildcard. Set before binding.
+     *
+     * @throws IllegalStateException when already bound
+     */
+    public UdpSocket reuseAddress(boolean allowed) {
+        lock.lock();
+        try {
+            ensureOpen();
+            if (localPort != 0) {
+                throw new IllegalStateException("set reuseAddress before binding; socket is bound to port " + localPort);
+            }
+            this.reuseAddress = allowed;
+            return this;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** True when this socket may share its port ({@link #reuseAddress(boolean)}). */
+    public boolean reuseAddress() {
+        return reuseAddress;
+    }
+
     /** Sets the TTL of outgoing datagrams (1-255, default 64). */
     public UdpSocket ttl(int value) {
         if (value < 1 || value > 255) {
@@ -163,8 +190,8 @@ public final class UdpSocket implements AutoCloseable {
             throw new MessageTooLongException("UDP payload of " + length + " bytes exceeds the IPv4 maximum of "
                     + UdpHeader.MAX_PAYLOAD);
         }
-        if (localPort == 0 || pendingErrorPresent()) {
-            prepareToSend();
+        if (localPort == 0 || pendingErrorPresent() || closed) {
+            prepareToSend();   // binds, throws a pending error, or throws SocketClosedException
         }
         int result = udp.send(localPort, address, port, payload, ttl);
         switch (result) {
@@ -229,10 +256,40 @@ public final class UdpSocket implements AutoCloseable {
      * @throws SocketClosedException when the socket is closed, also while waiting
      */
     public long receiveFrom(ByteBuffer target, long timeoutNanos) throws InterruptedException {
+        long remaining = timeoutNanos;
+        java.util.function.IntSupplier poller = udp.busyPoller();
+        if (poller != null && timeoutNanos > 0) {
+            // Busy-poll: run the receive pipeline on this thread for a while (no interrupt, no
+            // thread hand-off), then fall back to waiting for the stack's receive thread.
+            long start = System.nanoTime();
+            long spin = Math.min(timeoutNanos, udp.busyPollSpinNanos());
+            int idle = 0;
+            while (true) {
+                long sender = tryReceiveFrom(target);
+                if (sender != NOTHING) {
+                    return sender;
+                }
+                if (poller.getAsInt() > 0) {
+                    continue;
+                }
+                long waited = System.nanoTime() - start;
+                if (waited >= spin) {
+                    remaining = timeoutNanos - waited;
+                    break;
+                }
+                if (Thread.interrupted()) {
+                    throw new InterruptedException();
+                }
+                if ((++idle & 255) == 0) {
+                    Thread.yield();   // on a busy machine let the peer we wait for run
+                } else {
+                    Thread.onSpinWait();
+                }
+            }
+        }
         Mbuf datagram;
         lock.lockInterruptibly();
         try {
-            long remaining = timeoutNanos;
             while (true) {
                 ensureOpen();
                 throwPendingError();

@@ -38,6 +38,8 @@ public final class UdpLayer {
     private final Ipv4Header rxIp = new Ipv4Header();     // receive thread only
     private final UdpHeader rxUdp = new UdpHeader();      // receive thread only
     private int boundSockets;                              // guarded by bindLock
+    private volatile java.util.function.IntSupplier busyPoller;
+    private volatile long busyPollSpinNanos;
 
     public UdpLayer(Ipv4Layer ipv4, IcmpLayer icmp, StackCounters counters) {
         this.ipv4 = ipv4;
@@ -51,6 +53,27 @@ public final class UdpLayer {
 
     public StackCounters counters() {
         return counters;
+    }
+
+    /**
+     * Busy-poll: a socket whose queue is empty may call {@code poller} to run the receive pipeline on
+     * its own thread (it returns the frames handled, 0 when none or when another thread is running
+     * the pipeline), as Linux's SO_BUSY_POLL lets a reader poll the card's queue instead of waiting
+     * for the interrupt and a thread hand-off. Null: sockets only wait. Set once by the stack.
+     */
+    public void busyPoll(java.util.function.IntSupplier poller, long spinNanos) {
+        this.busyPoller = poller;
+        this.busyPollSpinNanos = spinNanos;
+    }
+
+    /** The busy-poll hook, or null when sockets only wait. */
+    public java.util.function.IntSupplier busyPoller() {
+        return busyPoller;
+    }
+
+    /** How long a receiving socket polls the device before it waits instead. */
+    public long busyPollSpinNanos() {
+        return busyPollSpinNanos;
     }
 
     // --- input (receive thread) ----------------------------------------------------------------
@@ -93,6 +116,7 @@ public final class UdpLayer {
         }
         trimPacket(packet, available - length);   // an IP payload longer than the UDP length: the rest is not data
         packet.pull(ipHeaderLength + UdpHeader.HEADER_LENGTH);   // window = payload; headers stay readable in front
+        counters.accepted(Layer.UDP);   // the socket queues it or counts queue_full / socket_closed
         socket.deliver(packet);
     }
 
@@ -188,7 +212,7 @@ public final class UdpLayer {
         synchronized (bindLock) {
             if (port == 0) {
                 port = pickEphemeral(address);
-            } else if (conflicts(port, address)) {
+            } else if (conflicts(port, address, socket.reuseAddress())) {
                 throw new PortInUseException("UDP port " + port + " is already bound"
                         + (address == 0 ? "" : " on " + dev.netstack.wire.Ipv4Address.toString(address)));
             }
@@ -228,12 +252,15 @@ public final class UdpLayer {
         }
     }
 
-    private boolean conflicts(int port, int address) {
+    private boolean conflicts(int port, int address, boolean reuse) {
         UdpSocket[] current = ports.get(port);
         if (current == null) {
             return false;
         }
         for (UdpSocket s : current) {
+            if (reuse && s.reuseAddress()) {
+                continue;   // both agreed to share the port
+            }
             int other = s.localAddressBits();
             if (other == 0 || address == 0 || other == address) {
                 return true;
@@ -247,7 +274,7 @@ public final class UdpLayer {
         int start = ThreadLocalRandom.current().nextInt(range);
         for (int i = 0; i < range; i++) {
             int candidate = EPHEMERAL_FIRST + (start + i) % range;
-            if (!conflicts(candidate, address)) {
+            if (!conflicts(candidate, address, false)) {
                 return candidate;
             }
         }
