@@ -76,7 +76,8 @@ public final class NetStack implements AutoCloseable {
     @SuppressWarnings("unused")
     private long lastApplicationPoll = Long.MIN_VALUE / 2;
     private static final java.lang.invoke.VarHandle LAST_APPLICATION_POLL;
-    private static final long APPLICATION_POLL_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    /** An application thread that polled this recently is still spinning (it polls every few hundred ns). */
+    private static final long APPLICATION_POLL_GRACE_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
 
     static {
         try {
@@ -157,7 +158,7 @@ public final class NetStack implements AutoCloseable {
                     pipeline.lockInterruptibly();
                 } else if (applicationPolling() && System.nanoTime() - nextTimers < 0) {
                     // an application thread is polling the device: stand back, wake for the timers
-                    LockSupport.parkNanos(this, BUSY_POLL_IDLE_PARK_NANOS);
+                    LockSupport.parkNanos(this, APPLICATION_POLL_GRACE_NANOS / 4);
                     continue;
                 } else if (!pipeline.tryLock()) {
                     // never queue on the lock: the poller's unlock would then have to wake us, a
@@ -209,7 +210,7 @@ public final class NetStack implements AutoCloseable {
         return idleSince;
     }
 
-    /** True while an application thread polled the device within the last millisecond: the receive thread stands back. */
+    /** True while an application thread is busy-polling the device: the receive thread stands back. */
     private boolean applicationPolling() {
         return System.nanoTime() - (long) LAST_APPLICATION_POLL.getOpaque(this) < APPLICATION_POLL_GRACE_NANOS;
     }
@@ -387,6 +388,10 @@ public final class NetStack implements AutoCloseable {
     /** How to make a {@link NetStack}. Only the device is required. */
     public static final class Builder {
         private NetDevice device;
+        private DeviceFactory deviceFactory;
+        private MacAddress mac = MacAddress.parse("52:54:00:12:34:56");
+        private int poolSize = 1024;
+        private int deviceMemoryBytes = 1 << 20;
         private Ipv4Address address;
         private int prefixLength = 24;
         private Ipv4Address gateway;
@@ -403,9 +408,53 @@ public final class NetStack implements AutoCloseable {
         private Builder() {
         }
 
-        /** The device the stack sends and receives through; it brings the mbuf pool. */
+        /** The device the stack sends and receives through; it brings its MAC and mbuf pool. */
         public Builder device(NetDevice device) {
             this.device = Objects.requireNonNull(device, "device");
+            this.deviceFactory = null;
+            return this;
+        }
+
+        /**
+         * A device made by {@link #build()} from the {@link #mac} and a pool of {@link #poolSize}
+         * buffers carved from new guest memory, with {@link #deviceMemory} bytes left over for the
+         * device's own structures (descriptor rings). For example
+         * {@code .mac("52:54:00:12:34:56").poolSize(2048).device((mac, pool) -> new VirtualDevice("a", mac, pool))}.
+         */
+        public Builder device(DeviceFactory factory) {
+            this.deviceFactory = Objects.requireNonNull(factory, "factory");
+            this.device = null;
+            return this;
+        }
+
+        /** The MAC handed to a {@link DeviceFactory} (default 52:54:00:12:34:56, QEMU's first guest). */
+        public Builder mac(String mac) {
+            return mac(MacAddress.parse(mac));
+        }
+
+        public Builder mac(MacAddress mac) {
+            if (mac.isMulticast() || mac.bits() == 0) {
+                throw new IllegalArgumentException(mac + " cannot be a station address (multicast or zero)");
+            }
+            this.mac = mac;
+            return this;
+        }
+
+        /** Buffers in the pool made for a {@link DeviceFactory} (default 1024 × 2048 bytes). */
+        public Builder poolSize(int buffers) {
+            if (buffers < 16) {
+                throw new IllegalArgumentException("pool size must be at least 16 buffers, was " + buffers);
+            }
+            this.poolSize = buffers;
+            return this;
+        }
+
+        /** Guest memory left for the device beyond the pool, for its rings (default 1 MiB). */
+        public Builder deviceMemory(int bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("device memory must not be negative, was " + bytes);
+            }
+            this.deviceMemoryBytes = bytes;
             return this;
         }
 
@@ -519,6 +568,10 @@ public final class NetStack implements AutoCloseable {
 
         /** Builds the stack and starts its receive thread; announces the address with a gratuitous ARP. */
         public NetStack build() {
+            if (deviceFactory != null) {
+                MbufPool pool = newPool(poolSize, deviceMemoryBytes);
+                device = Objects.requireNonNull(deviceFactory.create(mac, pool), "the device factory returned null");
+            }
             if (device == null) {
                 throw new IllegalStateException("a NetStack needs a device: builder().device(...)");
             }
@@ -528,6 +581,12 @@ public final class NetStack implements AutoCloseable {
             }
             return new NetStack(this);
         }
+    }
+
+    /** Makes the device of a stack from its MAC and a pool carved from fresh guest memory ({@link MbufPool#memory()}). */
+    @FunctionalInterface
+    public interface DeviceFactory {
+        NetDevice create(MacAddress mac, MbufPool pool);
     }
 
     /** Convenience for tests and examples: guest memory and a pool of {@code buffers} mbufs carved from it, with {@code spareBytes} left for rings. */

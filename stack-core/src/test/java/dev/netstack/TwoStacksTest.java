@@ -203,4 +203,17 @@ class TwoStacksTest {
     static final class UdpSocketDefaults {
         static final int QUEUE = 1024;
     }
+
+    @Test
+    void aStackMadeFromMacAndPoolSize() throws Exception {
+        VirtualDevice[] made = new VirtualDevice[1];
+        try (NetStack c = NetStack.builder().mac("52:54:00:00:00:99").poolSize(64)
+                .device((mac, pool) -> made[0] = new VirtualDevice("c", mac, pool))
+                .address("10.0.2.99/24").build()) {
+            assertThat(c.macAddress()).isEqualTo(MacAddress.parse("52:54:00:00:00:99"));
+            assertThat(c.pool().capacity()).isEqualTo(64);
+            assertThat(c.pool().memory().uncarved()).isGreaterThanOrEqualTo(1 << 20);   // room left for rings
+            assertThat(made[0].pool()).isSameAs(c.pool());
+        }
+    }
 }
