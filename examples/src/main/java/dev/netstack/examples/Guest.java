@@ -31,8 +31,11 @@ public final class Guest implements AutoCloseable {
     private final MbufPool pool;
     private final E1000Device card;
     private final E1000Driver driver;
-    private final NetStack stack;
     private final LinkEndpoint wire;
+    private final String cidr;
+    private final Ipv4Address gateway;
+    private final Ipv4Address dnsServer;
+    private NetStack stack;   // set by start()
 
     /**
      * @param name     device name (metrics tag), e.g. {@code e1000-0}
@@ -46,6 +49,16 @@ public final class Guest implements AutoCloseable {
         card = new E1000Device(memory, mac);
         driver = new E1000Driver(card, memory, pool, mac, config);
         wire = observer == null ? card.port() : FrameTap.on(card.port(), observer);
+        this.cidr = cidr;
+        this.gateway = gateway;
+        this.dnsServer = dnsServer;
+    }
+
+    /**
+     * Builds the stack on the card. Call it once the card's {@link #wire()} is plugged in: the stack
+     * announces its address with a gratuitous ARP as it starts, which a card with no cable drops.
+     */
+    public Guest start() {
         NetStack.Builder builder = NetStack.builder().device(driver).address(cidr);
         if (gateway != null) {
             builder.gateway(gateway);
@@ -53,14 +66,13 @@ public final class Guest implements AutoCloseable {
         if (dnsServer != null) {
             builder.dnsServer(dnsServer);
         }
-        NetStack built;
         try {
-            built = builder.build();
+            stack = builder.build();
         } catch (RuntimeException e) {
             driver.close();
             throw e;
         }
-        stack = built;
+        return this;
     }
 
     /** The MAC of guest number {@code index}: QEMU's 52:54:00:12:34:56, then counting up. */
@@ -105,7 +117,11 @@ public final class Guest implements AutoCloseable {
     /** Closes the stack (which closes the driver and frees every buffer). */
     @Override
     public void close() {
-        stack.close();
+        if (stack != null) {
+            stack.close();   // closes the driver too
+        } else {
+            driver.close();
+        }
     }
 
     @Override

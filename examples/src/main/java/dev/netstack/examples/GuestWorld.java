@@ -190,6 +190,7 @@ public final class GuestWorld implements AutoCloseable {
                     world.tunnel = tunnel;
                     world.guests.add(new Guest("e1000-0", tunnelGuestMac, tunnelGuestAddress, tunnelGuestGateway, null, observer));
                     VirtualCable.connect(world.guest().wire(), tunnel);
+                    world.guest().start();
                     return world;
                 }
                 world.dns = DnsService.builder().staticRecords(staticRecords.toArray(new String[0])).build();
@@ -206,6 +207,9 @@ public final class GuestWorld implements AutoCloseable {
                     for (Guest guest : world.guests) {
                         world.lan.connect(guest.wire());
                     }
+                }
+                for (Guest guest : world.guests) {
+                    guest.start();   // after the cables: each stack's gratuitous ARP must reach the LAN
                 }
                 return world;
             } catch (IOException | RuntimeException e) {
