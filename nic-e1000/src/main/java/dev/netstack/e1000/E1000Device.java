@@ -105,6 +105,8 @@ public final class E1000Device implements LinkEndpoint {
 
     // --- transmit state, guarded by txLock -------------------------------------------------------
     private final ByteBuffer transmitFifo = ByteBuffer.allocate(MAX_TRANSMIT_FRAME).order(ByteOrder.BIG_ENDIAN);
+    /** All of guest memory, for frames the peer reads in place ({@link #transmitInPlace}); its window is set per frame. */
+    private final ByteBuffer guestMemory;
     private int frameLength;
     private int frameDescriptors;
     private boolean frameBad;
@@ -138,6 +140,7 @@ public final class E1000Device implements LinkEndpoint {
         this.memory = memory;
         this.mac = mac;
         this.clock = clock;
+        this.guestMemory = memory.view(0, memory.size());
         txLock.lock();
         rxLock.lock();
         try {
@@ -772,7 +775,9 @@ public final class E1000Device implements LinkEndpoint {
             long upper = memory.read64le(descriptor + TransmitDescriptor.LENGTH);
             int command = (int) (upper >>> 24) & 0xff;
             boolean endOfPacket;
-            if ((command & TransmitDescriptor.CMD_DEXT) == 0) {
+            if (!frameStarted && transmitInPlace(lower, upper, command)) {
+                endOfPacket = false;   // a whole frame in one buffer went straight from guest memory to the wire
+            } else if ((command & TransmitDescriptor.CMD_DEXT) == 0) {
                 endOfPacket = legacyDescriptor(lower, upper, command);
             } else {
                 int type = (int) (upper >>> TransmitDescriptor.DTYP_SHIFT) & 0xf;
@@ -872,6 +877,38 @@ public final class E1000Device implements LinkEndpoint {
         }
     }
 
+    /**
+     * The common case, a frame in one buffer (EOP on its only descriptor) that needs no checksum
+     * inserted and no padding: the peer reads it in place from guest memory, so the wire copy into
+     * the peer's buffer is the hop's only copy (no staging in the transmit FIFO). Returns false,
+     * having done nothing, for every other frame.
+     */
+    private boolean transmitInPlace(long address, long upper, int command) {
+        if ((command & TransmitDescriptor.CMD_EOP) == 0) {
+            return false;
+        }
+        int length;
+        if ((command & TransmitDescriptor.CMD_DEXT) == 0) {
+            if ((command & TransmitDescriptor.CMD_IC) != 0) {
+                return false;
+            }
+            length = (int) upper & 0xffff;
+        } else {
+            int type = (int) (upper >>> TransmitDescriptor.DTYP_SHIFT) & 0xf;
+            if (type != TransmitDescriptor.DTYP_DATA || ((int) (upper >>> 40) & 0xff) != 0) {
+                return false;   // a context descriptor, or checksum options to apply
+            }
+            length = (int) upper & TransmitDescriptor.DTALEN_MASK;
+        }
+        if (length < MIN_FRAME || length > MAX_TRANSMIT_FRAME || !memory.contains(address, length)) {
+            return false;   // padding, oversize and DMA faults take the FIFO path, which handles them
+        }
+        ByteBuffer frame = guestMemory;
+        frame.limit((int) address + length).position((int) address);
+        putOnWire(frame, (int) address, length);
+        return true;
+    }
+
     private void finishFrame() {
         if (frameBad || frameLength == 0) {
             discardFrame();
@@ -901,6 +938,13 @@ public final class E1000Device implements LinkEndpoint {
             length = MIN_FRAME;
         }
         frame.limit(length).position(0);
+        putOnWire(frame, 0, length);
+        discardFrame();
+    }
+
+    /** Hands {@code frame} (position {@code start}, {@code length} bytes) to the peer and counts it sent. */
+    private void putOnWire(ByteBuffer frame, int start, int length) {
+        long destination = MacAddress.read(frame, start);   // before the peer: it may move the window
         FramePort p = linkUp() ? peer : null;
         if (p != null) {
             try {
@@ -914,14 +958,12 @@ public final class E1000Device implements LinkEndpoint {
         count(TPT, 1);
         count(GOTCL, wireLength);
         count(TOTL, wireLength);
-        long destination = MacAddress.read(frame, 0);
         if (MacAddress.isBroadcast(destination)) {
             count(BPTC, 1);
         } else if (MacAddress.isMulticast(destination)) {
             count(MPTC, 1);
         }
         count(sizeBin(PTC64, wireLength), 1);
-        discardFrame();
     }
 
     /**

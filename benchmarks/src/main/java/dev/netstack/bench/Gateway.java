@@ -1,0 +1,161 @@
+package dev.netstack.bench;
+
+import dev.netstack.bridge.SlirpGateway;
+import dev.netstack.socket.NetworkException;
+import dev.netstack.socket.UdpSocket;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Scenario 3 (and the NAT-flow rows of 7): guest to a host UDP server on 127.0.0.1 through the
+ * SLIRP gateway, against host to host directly.
+ */
+final class Gateway {
+    private Gateway() {
+    }
+
+    static void run(SideBySide h) throws Exception {
+        try {
+            Class.forName("dev.netstack.bridge.SlirpGateway");
+        } catch (ClassNotFoundException e) {
+            h.skipped.add("3 gateway: SlirpGateway is not in this build");
+            return;
+        }
+        System.out.println("3. the gateway: guest -> SLIRP relay -> host UDP server on 127.0.0.1, 64 B");
+        Workload.Rate relay = blast(64, 1, h.warm, h.measure);
+        h.progress("guest -> host through the gateway", relay);
+        Workload.Rate direct = hostBlast(64, h.warm, h.measure);
+        h.progress("host -> host directly", direct);
+        h.rate("3.rate", "gateway relay datagrams/s, 64 B (guest busy-poll)", relay, "host -> host DatagramChannel",
+                direct, ">= 0.8x");
+        Workload.Latency relayRtt = rtt(64, h.warm, h.measure);
+        h.progress("guest <-> host echo through the gateway", relayRtt);
+        Workload.Latency directRtt = KernelUdp.pingPong(64, false, h.warm, h.measure);
+        h.progress("host <-> host echo directly", directRtt);
+        h.latencyRow("3.rtt", "gateway relay RTT", relayRtt, "host <-> host DatagramChannel", directRtt, "");
+        System.out.println();
+
+        System.out.println("7. growth: NAT flows in the gateway (guest sockets round robin to one host server)");
+        Workload.Rate first = null;
+        for (int flows : h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000}) {
+            Workload.Rate r = blast(64, flows, h.warm, h.measure);
+            h.progress(flows + " flows", r);
+            if (first == null) {
+                first = r;
+            }
+            h.growthRow("7.flows-" + flows, flows + " NAT flows", r, first);
+        }
+        System.out.println();
+    }
+
+    /** A host server that counts (or echoes) what it gets: blocking receive on 127.0.0.1. */
+    static DatagramChannel hostServer() throws IOException {
+        DatagramChannel server = DatagramChannel.open().bind(KernelUdp.LOOPBACK);
+        server.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
+        return server;
+    }
+
+    /** {@code flows} guest sockets send round robin through the gateway to one host server. */
+    static Workload.Rate blast(int size, int flows, double warm, double measure) throws IOException {
+        DatagramChannel server = hostServer();
+        int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, null)) {
+            UdpSocket[] sockets = new UdpSocket[flows];
+            ByteBuffer payload = ByteBuffer.allocateDirect(size);
+            int gateway = SlirpGateway.DEFAULT_GATEWAY.bits();
+            for (int i = 0; i < flows; i++) {
+                sockets[i] = world.guest.openUdpSocket().bind(20_000 + i);
+            }
+            if (flows > 1) {
+                // open every flow before timing: the first datagram of a flow makes its host socket
+                ByteBuffer in = ByteBuffer.allocateDirect(2048);
+                for (UdpSocket s : sockets) {
+                    payload.clear();
+                    s.sendTo(payload, gateway, port);
+                    in.clear();
+                    server.receive(in);
+                }
+            }
+            int[] next = {0};
+            Workload.Op send = () -> {
+                payload.clear();
+                UdpSocket s = sockets[next[0]];
+                if (++next[0] == flows) {
+                    next[0] = 0;
+                }
+                try {
+                    s.sendTo(payload, gateway, port);
+                    return true;
+                } catch (NetworkException e) {
+                    Thread.onSpinWait();
+                    return false;
+                }
+            };
+            ByteBuffer in = ByteBuffer.allocateDirect(2048);
+            Workload.Op receive = () -> {
+                in.clear();
+                return server.receive(in) != null;
+            };
+            return Workload.blast(new Workload.Op[] {send}, receive, Measure.threads(world.receiveThread()),
+                    () -> KernelUdp.closeAll(server), warm, measure, 192);
+        } finally {
+            KernelUdp.closeAll(server);
+        }
+    }
+
+    /** Host to host: a DatagramChannel sender to the same kind of server. */
+    static Workload.Rate hostBlast(int size, double warm, double measure) throws IOException {
+        DatagramChannel server = hostServer();
+        DatagramChannel client = DatagramChannel.open().bind(KernelUdp.LOOPBACK);
+        client.connect(server.getLocalAddress());
+        ByteBuffer payload = ByteBuffer.allocateDirect(size);
+        ByteBuffer in = ByteBuffer.allocateDirect(2048);
+        Workload.Op send = () -> {
+            payload.clear();
+            return client.write(payload) > 0;
+        };
+        Workload.Op receive = () -> {
+            in.clear();
+            return server.receive(in) != null;
+        };
+        return Workload.blast(new Workload.Op[] {send}, receive, List.of(), () -> KernelUdp.closeAll(server, client),
+                warm, measure, 192);
+    }
+
+    /** Guest client, host echo server, through the gateway. */
+    static Workload.Latency rtt(int size, double warm, double measure) throws IOException {
+        DatagramChannel server = hostServer();
+        int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), 64, null)) {
+            UdpSocket client = world.guest.openUdpSocket().bind(20_000);
+            ByteBuffer out = ByteBuffer.allocateDirect(size);
+            ByteBuffer in = ByteBuffer.allocateDirect(2048);
+            ByteBuffer echo = ByteBuffer.allocateDirect(2048);
+            int gateway = SlirpGateway.DEFAULT_GATEWAY.bits();
+            long wait = TimeUnit.SECONDS.toNanos(1);
+            Workload.Op round = () -> {
+                out.clear();
+                client.sendTo(out, gateway, port);
+                in.clear();
+                return client.receiveFrom(in, wait) != UdpSocket.NOTHING;
+            };
+            Workload.Op serve = () -> {
+                echo.clear();
+                SocketAddress from = server.receive(echo);
+                echo.flip();
+                server.send(echo, from);
+                return true;
+            };
+            return Workload.pingPong(round, serve, Measure.threads(world.receiveThread()),
+                    () -> KernelUdp.closeAll(server), warm, measure);
+        } finally {
+            KernelUdp.closeAll(server);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.netstack.bench;
+
+import dev.netstack.NetStack;
+import dev.netstack.bridge.SlirpGateway;
+import dev.netstack.bridge.dns.DnsService;
+import dev.netstack.buffer.DmaMemory;
+import dev.netstack.buffer.Mbuf;
+import dev.netstack.buffer.MbufPool;
+import dev.netstack.e1000.E1000Config;
+import dev.netstack.e1000.E1000Device;
+import dev.netstack.e1000.E1000Driver;
+import dev.netstack.link.VirtualCable;
+import dev.netstack.wire.MacAddress;
+
+/** A guest stack on an E1000 card cabled to the SLIRP gateway, which relays to 127.0.0.1. */
+final class GatewayWorld implements AutoCloseable {
+    final MbufPool pool;
+    final E1000Device card;
+    final E1000Driver driver;
+    final SlirpGateway gateway;
+    final NetStack guest;
+
+    GatewayWorld(E1000Config config, int maxFlows, DnsService dns) {
+        int buffers = config.receiveRingSize() + config.transmitRingSize() + 2048;
+        DmaMemory memory = DmaMemory.allocate(buffers * Mbuf.SIZE + (1 << 20));
+        pool = MbufPool.carve(memory, buffers, false);
+        MacAddress mac = MacAddress.parse("52:54:00:12:34:56");
+        card = new E1000Device(memory, mac);
+        driver = new E1000Driver(card, memory, pool, mac, config.withName("bench-guest"));
+        SlirpGateway.Builder b = SlirpGateway.builder().maxFlows(maxFlows).buffers(4096);
+        if (dns != null) {
+            b.dnsService(dns);
+        } else {
+            b.dnsEnabled(false);
+        }
+        gateway = b.build();
+        VirtualCable.connect(card.port(), gateway);
+        guest = NetStack.builder().device(driver).address("10.0.2.15/24").gateway("10.0.2.2").dnsServer("10.0.2.3")
+                .socketQueue(1024, 64 << 20).build();
+        try {
+            guest.ping(SlirpGateway.DEFAULT_GATEWAY, 0, java.time.Duration.ofSeconds(2));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    Thread receiveThread() {
+        String name = "netstack-rx-" + driver.name();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().equals(name) && t.isAlive()) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public void close() {
+        guest.close();
+        gateway.close();
+    }
+}

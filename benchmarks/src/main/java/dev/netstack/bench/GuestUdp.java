@@ -1,0 +1,110 @@
+package dev.netstack.bench;
+
+import dev.netstack.e1000.E1000Config;
+import dev.netstack.socket.NetworkException;
+import dev.netstack.socket.UdpSocket;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** netstack guest to guest: two stacks on E1000 cards joined by a VirtualCable. */
+final class GuestUdp {
+    static final int PORT = 7000;
+    private static final long RECEIVE_WAIT = TimeUnit.MILLISECONDS.toNanos(10);
+
+    private GuestUdp() {
+    }
+
+    static List<Thread> receiveThreads(GuestPair pair) {
+        return Measure.threads(pair.a.receiveThread(), pair.b.receiveThread());
+    }
+
+    /**
+     * {@code senders} threads on guest A send {@code size}-byte datagrams round robin to
+     * {@code sockets} sockets bound on guest B (ports PORT..); one thread on B receives them all.
+     */
+    static Workload.Rate blast(E1000Config config, int size, int senders, int sockets, double warm, double measure) {
+        try (GuestPair pair = new GuestPair(config)) {
+            UdpSocket[] receivers = new UdpSocket[sockets];
+            for (int i = 0; i < sockets; i++) {
+                receivers[i] = pair.b.stack.openUdpSocket().bind(PORT + i);
+            }
+            Workload.Op[] send = new Workload.Op[senders];
+            for (int s = 0; s < senders; s++) {
+                UdpSocket out = pair.a.stack.openUdpSocket().bind(PORT + 10_000 + s);
+                ByteBuffer payload = ByteBuffer.allocateDirect(size);
+                int destination = GuestPair.B.bits();
+                int[] next = {0};
+                send[s] = () -> {
+                    payload.clear();
+                    int port = PORT + next[0];
+                    if (++next[0] == sockets) {
+                        next[0] = 0;
+                    }
+                    try {
+                        out.sendTo(payload, destination, port);
+                        return true;
+                    } catch (NetworkException e) {
+                        Thread.onSpinWait();   // pool momentarily exhausted: the receiver is behind
+                        return false;
+                    }
+                };
+            }
+            ByteBuffer in = ByteBuffer.allocateDirect(2048);
+            Workload.Op receive;
+            if (sockets == 1) {
+                UdpSocket only = receivers[0];
+                receive = () -> {
+                    in.clear();
+                    return only.receiveFrom(in, RECEIVE_WAIT) != UdpSocket.NOTHING;
+                };
+            } else {
+                // datagrams arrive in the order sent: visit the sockets in that order; a socket with
+                // nothing (a loss) is skipped after a short wait
+                int[] next = {0};
+                receive = () -> {
+                    in.clear();
+                    UdpSocket s = receivers[next[0]];
+                    if (++next[0] == sockets) {
+                        next[0] = 0;
+                    }
+                    return s.receiveFrom(in, TimeUnit.MICROSECONDS.toNanos(200)) != UdpSocket.NOTHING;
+                };
+            }
+            // at most 3/4 of the receive ring in flight: the figure is what is delivered without loss
+            long window = Math.min(config.receiveRingSize() * 3L / 4, 768);
+            return Workload.blast(send, receive, receiveThreads(pair), null, warm, measure, window);
+        }
+    }
+
+    static Workload.Latency pingPong(E1000Config config, int size, double warm, double measure) {
+        try (GuestPair pair = new GuestPair(config)) {
+            UdpSocket client = pair.a.stack.openUdpSocket().bind(PORT);
+            UdpSocket server = pair.b.stack.openUdpSocket().bind(PORT);
+            ByteBuffer out = ByteBuffer.allocateDirect(size);
+            ByteBuffer in = ByteBuffer.allocateDirect(2048);
+            ByteBuffer echo = ByteBuffer.allocateDirect(2048);
+            int b = GuestPair.B.bits();
+            long wait = TimeUnit.SECONDS.toNanos(1);
+            Workload.Op round = () -> {
+                out.clear();
+                client.sendTo(out, b, PORT);
+                in.clear();
+                return client.receiveFrom(in, wait) != UdpSocket.NOTHING;
+            };
+            Workload.Op serve = () -> {
+                echo.clear();
+                long sender = server.receiveFrom(echo, RECEIVE_WAIT);
+                if (sender == UdpSocket.NOTHING) {
+                    return false;
+                }
+                echo.flip();
+                server.sendTo(echo, UdpSocket.senderAddressBits(sender), UdpSocket.senderPort(sender));
+                return true;
+            };
+            List<Thread> extra = new ArrayList<>(receiveThreads(pair));
+            return Workload.pingPong(round, serve, extra, null, warm, measure);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+package dev.netstack.bench;
+
+import dev.netstack.e1000.E1000Config;
+
+/**
+ * Runs one netstack workload for a while, for a profiler to watch:
+ * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS}.
+ */
+public final class Profile {
+    private Profile() {
+    }
+
+    public static void main(String[] args) {
+        String what = args.length > 0 ? args[0] : "blast";
+        E1000Config config = args.length > 1 && args[1].equals("irq") ? E1000Config.defaults() : SideBySide.busyPoll();
+        int size = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+        double seconds = args.length > 3 ? Double.parseDouble(args[3]) : 10;
+        if (what.equals("rtt")) {
+            System.out.println(GuestUdp.pingPong(config, size, 1, seconds));
+        } else {
+            System.out.println(GuestUdp.blast(config, size, 1, 1, 1, seconds));
+        }
+        System.exit(0);
+    }
+}

@@ -1,0 +1,353 @@
+package dev.netstack.bench;
+
+import dev.netstack.e1000.E1000Config;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The side-by-side harness: every netstack figure next to its baseline, measured in the same run,
+ * printed as a table and optionally written as JSON.
+ *
+ * <pre>
+ *   java -cp benchmarks/target/benchmarks.jar dev.netstack.bench.SideBySide [--quick] [--json out.json] [--only 1,2,...]
+ * </pre>
+ *
+ * Threads: the machine this was written for has 2 cores. A one-way run uses one sender thread and
+ * one receiver thread (plus each stack's receive thread, which in busy-poll mode yields to the
+ * application thread polling the card); a ping-pong uses one client and one echo thread. Only
+ * the "4 senders" growth row oversubscribes the cores, on purpose.
+ */
+public final class SideBySide {
+    /** One line of the table. */
+    static final class Row {
+        String id;
+        String what;
+        String ours;
+        double oursValue;
+        String baselineName;
+        String baseline;
+        double baselineValue;
+        String ratio;
+        double ratioValue = Double.NaN;
+        String target;
+        String note = "";
+    }
+
+    final boolean quick;
+    final double warm;
+    final double measure;
+    final List<Row> rows = new ArrayList<>();
+    final List<String> skipped = new ArrayList<>();
+
+    SideBySide(boolean quick) {
+        this.quick = quick;
+        this.warm = quick ? 0.4 : 1.0;
+        this.measure = quick ? 0.6 : 2.0;
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean quick = false;
+        Path json = null;
+        String only = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--quick":
+                    quick = true;
+                    break;
+                case "--json":
+                    json = Path.of(args[++i]);
+                    break;
+                case "--only":
+                    only = "," + args[++i] + ",";
+                    break;
+                default:
+                    System.err.println("usage: SideBySide [--quick] [--json out.json] [--only 1,2,3,4,5,6,7]");
+                    System.exit(2);
+            }
+        }
+        Locale.setDefault(Locale.ROOT);
+        SideBySide h = new SideBySide(quick);
+        long start = System.nanoTime();
+        System.out.println(Machine.describe());
+        System.out.println("threads: 1 sender + 1 receiver thread per one-way run, client + echo thread per ping-pong;"
+                + " busy-poll stacks let the application thread poll the card, so 2 cores suffice."
+                + (quick ? "  (--quick: short windows, fewer rows)" : ""));
+        System.out.println();
+        // compile the hot paths once before anything is timed (each run builds fresh stacks; the code stays compiled)
+        GuestUdp.blast(busyPoll(), 64, 1, 1, 0.2, quick ? 1.0 : 2.0);
+        KernelUdp.blast(64, 0.2, quick ? 0.3 : 0.5);
+        if (only == null || only.contains(",1,") || only.contains(",5,") || only.contains(",6,")) {
+            h.throughput();
+        }
+        if (only == null || only.contains(",2,")) {
+            h.latency();
+        }
+        if (only == null || only.contains(",7,")) {
+            h.growth();
+        }
+        if (only == null || only.contains(",3,")) {
+            Gateway.run(h);
+        }
+        if (only == null || only.contains(",4,")) {
+            Dns.run(h);
+        }
+        h.print();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        System.out.printf("%nwhole run: %.0f s; load average at the end: %s%n", seconds, Machine.loadAverage());
+        if (json != null) {
+            Files.writeString(json, h.json(seconds));
+            System.out.println("JSON written to " + json);
+        }
+        System.exit(0);   // Netty and stack threads are daemons, but do not wait for stragglers
+    }
+
+    void progress(String what, Object result) {
+        System.out.println("  " + what + ": " + result);
+    }
+
+    // --- scenarios 1, 5, 6 -------------------------------------------------------------------------
+
+    static E1000Config busyPoll() {
+        return E1000Config.defaults().withBusyPoll(64);
+    }
+
+    void throughput() throws Exception {
+        System.out.println("1/5/6. one-way UDP, 1 sender thread -> 1 receiver thread");
+        for (int size : new int[] {64, 1472}) {
+            Workload.Rate ours = GuestUdp.blast(busyPoll(), size, 1, 1, warm, measure);
+            progress("netstack busy-poll " + size + " B", ours);
+            Workload.Rate oursIrq = GuestUdp.blast(E1000Config.defaults(), size, 1, 1, warm, measure);
+            progress("netstack interrupt " + size + " B", oursIrq);
+            Workload.Rate kernel = KernelUdp.blast(size, warm, measure);
+            progress("kernel DatagramChannel " + size + " B", kernel);
+            Workload.Rate netty = NettyUdp.blast(size, warm, measure);
+            progress("Netty " + NettyUdp.transport() + " " + size + " B", netty);
+            double ceiling = CopyCeiling.framesPerSecond(size, warm / 2, measure / 2);
+            progress("copy ceiling " + size + " B", String.format("%,.0f frames/s", ceiling));
+
+            int target = size == 64 ? 20 : 10;
+            rate("1." + size, "UDP datagrams/s, " + size + " B, busy-poll", ours, "kernel DatagramChannel", kernel,
+                    ">= " + target + "x");
+            rate("1." + size + "i", "UDP datagrams/s, " + size + " B, interrupt mode", oursIrq, "kernel DatagramChannel",
+                    kernel, "");
+            rate("1." + size + "n", "UDP datagrams/s, " + size + " B, busy-poll", ours, "Netty " + NettyUdp.transport(),
+                    netty, "");
+            Row alloc = new Row();
+            alloc.id = "5." + size;
+            alloc.what = "bytes allocated per datagram (all threads), " + size + " B";
+            alloc.oursValue = ours.bytesAllocatedPerDatagram;
+            alloc.ours = String.format("%.2f B (irq %.2f)", ours.bytesAllocatedPerDatagram, oursIrq.bytesAllocatedPerDatagram);
+            alloc.baselineName = "kernel / Netty";
+            alloc.baselineValue = kernel.bytesAllocatedPerDatagram;
+            alloc.baseline = String.format("%.2f / %.1f B", kernel.bytesAllocatedPerDatagram, netty.bytesAllocatedPerDatagram);
+            alloc.ratio = "";
+            alloc.target = "0";
+            rows.add(alloc);
+            Row ceil = new Row();
+            ceil.id = "6." + size;
+            ceil.what = "copy ceiling (direct -> direct), " + size + " B";
+            ceil.oursValue = ours.receivedPerSecond;
+            ceil.ours = fmtRate(ours.receivedPerSecond);
+            ceil.baselineName = "memcpy frames/s, 1 thread";
+            ceil.baselineValue = ceiling;
+            ceil.baseline = fmtRate(ceiling);
+            ceil.ratioValue = ours.receivedPerSecond / ceiling;
+            ceil.ratio = String.format("%.3f of ceiling", ceil.ratioValue);
+            ceil.target = "";
+            rows.add(ceil);
+        }
+        System.out.println();
+    }
+
+    void rate(String id, String what, Workload.Rate ours, String baselineName, Workload.Rate baseline, String target) {
+        Row r = new Row();
+        r.id = id;
+        r.what = what;
+        r.oursValue = ours.receivedPerSecond;
+        r.ours = fmtRate(ours.receivedPerSecond) + lossNote(ours);
+        r.baselineName = baselineName;
+        r.baselineValue = baseline.receivedPerSecond;
+        r.baseline = fmtRate(baseline.receivedPerSecond) + lossNote(baseline);
+        r.ratioValue = ours.receivedPerSecond / baseline.receivedPerSecond;
+        r.ratio = String.format("%.2fx", r.ratioValue);
+        r.target = target;
+        r.note = String.format("CPU/dgram %.0f ns", ours.cpuNanosPerDatagram);
+        rows.add(r);
+    }
+
+    static String lossNote(Workload.Rate r) {
+        return r.loss >= 0.005 ? String.format(" (loss %.0f%%)", r.loss * 100) : "";
+    }
+
+    static String fmtRate(double perSecond) {
+        if (perSecond >= 1e6) {
+            return String.format("%.2f M/s", perSecond / 1e6);
+        }
+        return String.format("%.0f k/s", perSecond / 1e3);
+    }
+
+    // --- scenario 2 --------------------------------------------------------------------------------
+
+    void latency() throws Exception {
+        System.out.println("2. UDP request/response RTT, 64 B, client thread <-> echo thread");
+        Workload.Latency busy = GuestUdp.pingPong(busyPoll(), 64, warm, measure);
+        progress("netstack busy-poll", busy);
+        Workload.Latency irq = GuestUdp.pingPong(E1000Config.defaults(), 64, warm, measure);
+        progress("netstack interrupt", irq);
+        Workload.Latency kernel = KernelUdp.pingPong(64, false, warm, measure);
+        progress("kernel DatagramChannel blocking", kernel);
+        Workload.Latency kernelSpin = KernelUdp.pingPong(64, true, warm, measure);
+        progress("kernel DatagramChannel non-blocking, spinning", kernelSpin);
+        latencyRow("2.busy", "RTT busy-poll", busy, "kernel DatagramChannel (blocking)", kernel, "p50 <= 0.1x");
+        latencyRow("2.busy-spin", "RTT busy-poll", busy, "kernel DatagramChannel (spinning)", kernelSpin, "");
+        latencyRow("2.irq", "RTT interrupt mode", irq, "kernel DatagramChannel (blocking)", kernel, "");
+        System.out.println();
+    }
+
+    void latencyRow(String id, String what, Workload.Latency ours, String baselineName, Workload.Latency baseline,
+            String target) {
+        Row r = new Row();
+        r.id = id;
+        r.what = what + " p50/p99/p99.9";
+        r.oursValue = ours.p50;
+        r.ours = fmtLatency(ours);
+        r.baselineName = baselineName;
+        r.baselineValue = baseline.p50;
+        r.baseline = fmtLatency(baseline);
+        r.ratioValue = (double) ours.p50 / baseline.p50;
+        r.ratio = String.format("p50 %.2fx", r.ratioValue);
+        r.target = target;
+        r.note = String.format("alloc/round %.1f B", ours.bytesAllocatedPerRound);
+        rows.add(r);
+    }
+
+    static String fmtLatency(Workload.Latency l) {
+        return String.format("%.1f/%.1f/%.1f us", l.p50 / 1e3, l.p99 / 1e3, l.p999 / 1e3);
+    }
+
+    // --- scenario 7 --------------------------------------------------------------------------------
+
+    void growth() throws Exception {
+        System.out.println("7. growth (64 B datagrams, busy-poll; cost = CPU ns per received datagram, all threads)");
+        Workload.Rate first = null;
+        for (int sockets : quick ? new int[] {1, 4096} : new int[] {1, 64, 4096}) {
+            Workload.Rate r = GuestUdp.blast(busyPoll(), 64, 1, sockets, warm, measure);
+            progress(sockets + " receiving sockets", r);
+            if (first == null) {
+                first = r;
+            }
+            growthRow("7.sockets-" + sockets, sockets + " bound sockets receiving (round robin)", r, first);
+        }
+        first = null;
+        for (int senders : new int[] {1, 4}) {
+            Workload.Rate r = GuestUdp.blast(busyPoll(), 64, senders, 1, warm, measure);
+            progress(senders + " sender threads", r);
+            if (first == null) {
+                first = r;
+            }
+            growthRow("7.senders-" + senders, senders + " sender thread(s)", r, first);
+        }
+        first = null;
+        for (int ring : quick ? new int[] {64, 4096} : new int[] {64, 256, 1024, 4096}) {
+            Workload.Rate r = GuestUdp.blast(busyPoll().withRingSizes(ring, ring), 64, 1, 1, warm, measure);
+            progress("ring " + ring, r);
+            if (first == null) {
+                first = r;
+            }
+            growthRow("7.ring-" + ring, "ring size " + ring, r, first);
+        }
+        System.out.println();
+    }
+
+    void growthRow(String id, String what, Workload.Rate r, Workload.Rate first) {
+        Row row = new Row();
+        row.id = id;
+        row.what = what;
+        row.oursValue = r.cpuNanosPerDatagram;
+        row.ours = String.format("%s, %.0f ns CPU/dgram", fmtRate(r.receivedPerSecond), r.cpuNanosPerDatagram);
+        row.baselineName = "first row of the group";
+        row.baselineValue = first.cpuNanosPerDatagram;
+        row.baseline = String.format("%.0f ns CPU/dgram", first.cpuNanosPerDatagram);
+        row.ratioValue = r.cpuNanosPerDatagram / first.cpuNanosPerDatagram;
+        row.ratio = String.format("cost %.2fx", row.ratioValue);
+        row.target = id.startsWith("7.sockets") ? "<= 1.2x" : "";
+        row.note = lossNote(r).trim();
+        rows.add(row);
+    }
+
+    // --- output ------------------------------------------------------------------------------------
+
+    void print() {
+        System.out.println();
+        String format = "%-12s | %-52s | %-34s | %-36s | %-34s | %-16s | %-10s | %s%n";
+        System.out.printf(format, "id", "measurement", "netstack", "baseline", "baseline value", "ratio", "target", "note");
+        System.out.println("-".repeat(220));
+        for (Row r : rows) {
+            System.out.printf(format, r.id, r.what, r.ours, r.baselineName, r.baseline, r.ratio, r.target, r.note);
+        }
+        for (String s : skipped) {
+            System.out.println("skipped: " + s);
+        }
+    }
+
+    String json(double seconds) {
+        StringBuilder b = new StringBuilder();
+        b.append("{\n  \"machine\": ").append(quote(Machine.describe())).append(",\n");
+        b.append("  \"quick\": ").append(quick).append(",\n  \"seconds\": ").append(String.format("%.1f", seconds)).append(",\n");
+        b.append("  \"rows\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            b.append("    {\"id\": ").append(quote(r.id)).append(", \"what\": ").append(quote(r.what))
+                    .append(", \"netstack\": ").append(quote(r.ours)).append(", \"netstackValue\": ").append(num(r.oursValue))
+                    .append(", \"baseline\": ").append(quote(r.baselineName)).append(", \"baselineText\": ").append(quote(r.baseline))
+                    .append(", \"baselineValue\": ").append(num(r.baselineValue))
+                    .append(", \"ratio\": ").append(num(r.ratioValue)).append(", \"target\": ").append(quote(r.target))
+                    .append(", \"note\": ").append(quote(r.note)).append('}').append(i + 1 < rows.size() ? ",\n" : "\n");
+        }
+        b.append("  ],\n  \"skipped\": [");
+        for (int i = 0; i < skipped.size(); i++) {
+            b.append(i == 0 ? "" : ", ").append(quote(skipped.get(i)));
+        }
+        b.append("]\n}\n");
+        return b.toString();
+    }
+
+    static String num(double v) {
+        return Double.isNaN(v) || Double.isInfinite(v) ? "null" : String.format("%.4g", v);
+    }
+
+    static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : (s == null ? "" : s).toCharArray()) {
+            switch (c) {
+                case '"': b.append("\\\""); break;
+                case '\\': b.append("\\\\"); break;
+                case '\n': b.append("\\n"); break;
+                default:
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+            }
+        }
+        return b.append('"').toString();
+    }
+
+    static String readFirstLine(Path p, String prefix) {
+        try {
+            for (String line : Files.readAllLines(p)) {
+                if (line.startsWith(prefix)) {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        } catch (IOException ignored) {
+            // not Linux
+        }
+        return "?";
+    }
+}
