@@ -44,6 +44,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -107,6 +108,10 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     private static final long ARP_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
     private static final int MAX_NEIGHBOURS = 256;
     private static final int MAX_WAITING_PER_FLOW = 64;
+    /** Guest frames handled between two flushes of the host sockets. */
+    private static final int DRAIN_BATCH = 64;
+    /** Distinct host sockets written between two flushes; a further one flushes them early. */
+    private static final int MAX_UNFLUSHED = 64;
     private static final int MAX_DATAGRAM = 65536;
     private static final InetAddress LOOPBACK_INET = Ipv4Address.LOOPBACK.toInetAddress();
 
@@ -133,6 +138,15 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     private final DnsService dns;
     private final boolean ownsDns;
     private final MbufPool pool;
+    /** Guest frames for the event loop, drained by one task per burst (see {@link #drainGuestFrames}). */
+    private final GuestFrameInbox inbox;
+    /** True from the moment a drain task is submitted until it has found the inbox empty. */
+    private final AtomicBoolean drainScheduled = new AtomicBoolean();
+    private final Runnable drainTask = this::drainGuestFrames;
+    /** Host channels written but not flushed during the current drain; the event loop only. */
+    private final Channel[] unflushed = new Channel[MAX_UNFLUSHED];
+    private int unflushedCount;
+    private boolean draining;
     private final Reassembler reassembler;
     private final GatewayMetrics metrics;
     private final UdpNatTable flows;
@@ -197,6 +211,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         this.flowBootstrap = new Bootstrap().group(loop).channel(channelClass)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM));
         this.pool = MbufPool.create(b.buffers);
+        this.inbox = new GuestFrameInbox(b.buffers);
         this.reassembler = new Reassembler(32, Math.max(1, b.buffers / 4), Reassembler.DEFAULT_TIMEOUT_NANOS);
         this.metrics = new GatewayMetrics(name);
         this.flows = new UdpNatTable(b.maxFlows, this::flowRemoved);
@@ -253,12 +268,74 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             return;
         }
         copy.append(frame);
-        try {
-            loop.execute(() -> onGuestFrame(copy));
-        } catch (RejectedExecutionException e) {
+        if (!inbox.offer(copy)) {
             copy.free();
-            metrics.drop(DropReason.CLOSED);
+            metrics.drop(DropReason.NO_BUFFER);
+            return;
         }
+        // One wake-up per burst: the CAS on the inbox's producer index (in offer) comes before this
+        // read, and the drain task's reset of the flag comes before its emptiness check, so either
+        // the drain task sees the frame or this thread sees the flag down and submits a new task.
+        if (!drainScheduled.get() && drainScheduled.compareAndSet(false, true)) {
+            try {
+                loop.execute(drainTask);
+            } catch (RejectedExecutionException e) {
+                drainScheduled.set(false);   // the loop is gone; close() frees what is queued
+            }
+        }
+    }
+
+    /** The event loop: handles every queued guest frame, flushing host writes once per burst. */
+    private void drainGuestFrames() {
+        draining = true;
+        try {
+            while (true) {
+                for (int handled = 0; handled < DRAIN_BATCH; handled++) {
+                    Mbuf frame = inbox.poll();
+                    if (frame == null) {
+                        break;
+                    }
+                    onGuestFrame(frame);
+                }
+                flushHostWrites();
+                if (!inbox.isEmpty()) {
+                    continue;
+                }
+                drainScheduled.set(false);
+                if (inbox.isEmpty() || !drainScheduled.compareAndSet(false, true)) {
+                    return;
+                }
+            }
+        } finally {
+            draining = false;
+            flushHostWrites();
+        }
+    }
+
+    /** Writes {@code message} on {@code channel}, flushed at the end of the current drain (or now). */
+    private void writeHost(Channel channel, Object message) {
+        if (!draining) {
+            channel.writeAndFlush(message, channel.voidPromise());
+            return;
+        }
+        channel.write(message, channel.voidPromise());
+        for (int i = unflushedCount - 1; i >= 0; i--) {
+            if (unflushed[i] == channel) {
+                return;
+            }
+        }
+        if (unflushedCount == unflushed.length) {
+            flushHostWrites();
+        }
+        unflushed[unflushedCount++] = channel;
+    }
+
+    private void flushHostWrites() {
+        for (int i = 0; i < unflushedCount; i++) {
+            unflushed[i].flush();
+            unflushed[i] = null;
+        }
+        unflushedCount = 0;
     }
 
     private void onGuestFrame(Mbuf frame) {
@@ -604,10 +681,29 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         flow.lastGuestDestination = guestDestination;
 
         ByteBuf payload = ByteBufAllocator.DEFAULT.directBuffer(payloadLength);
-        payload.writeBytes(b.duplicate().limit(payloadAt + payloadLength).position(payloadAt));
-        DatagramPacket datagram = new DatagramPacket(payload, recipient(flow, hostAddress, port));
+        // copy through the buffer's own window (restored after) rather than a duplicate per datagram;
+        // the frame's buffer belongs to the event loop here
+        int position = b.position();
+        int limit = b.limit();
+        b.limit(payloadAt + payloadLength).position(payloadAt);
+        payload.writeBytes(b);
+        b.limit(limit).position(position);
+        InetSocketAddress recipient = recipient(flow, hostAddress, port);
         metrics.guestToHostPackets.increment();
         metrics.guestToHostBytes.add(payloadLength);
+        if (flow.ready && flow.connectedPort != 0
+                && flow.recipientAddress == flow.connectedAddress && flow.recipientPort == flow.connectedPort) {
+            // the host socket is connected to this destination: send the bare payload, no envelope
+            Channel channel = flow.channel;
+            if (!channel.isActive() || !channel.isWritable()) {
+                payload.release();
+                metrics.drop(channel.isActive() ? DropReason.SEND_QUEUE_FULL : DropReason.SEND_FAILED);
+                return;
+            }
+            writeHost(channel, payload);
+            return;
+        }
+        DatagramPacket datagram = new DatagramPacket(payload, recipient);
         if (!flow.ready) {
             if (flow.waiting.size() >= MAX_WAITING_PER_FLOW) {
                 datagram.release();
@@ -670,7 +766,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             metrics.drop(channel.isActive() ? DropReason.SEND_QUEUE_FULL : DropReason.SEND_FAILED);
             return;
         }
-        channel.writeAndFlush(datagram, channel.voidPromise());
+        writeHost(channel, datagram);
     }
 
     private void flowRemoved(UdpNatFlow flow, UdpNatTable.Removal why) {
@@ -1188,6 +1284,12 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             }
             if (ownsGroup) {
                 group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+                if (group.isTerminated()) {
+                    // no drain task can run any more: this thread is the inbox's only consumer now
+                    for (Mbuf frame = inbox.poll(); frame != null; frame = inbox.poll()) {
+                        frame.free();
+                    }
+                }
             }
         }
     }

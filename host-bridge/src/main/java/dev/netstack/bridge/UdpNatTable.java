@@ -1,6 +1,5 @@
 package dev.netstack.bridge;
 
-import java.util.HashMap;
 import java.util.function.BiConsumer;
 
 /**
@@ -8,8 +7,9 @@ import java.util.function.BiConsumer;
  * least-recently-used eviction and idle expiry. A flow is "used" whenever a datagram passes in
  * either direction ({@link #touch}). Removed flows are handed to a listener that closes their socket.
  *
- * <p>Lookups go through a {@link HashMap} keyed by the packed address and port; the recency order is
- * an intrusive doubly linked list through the flows, so touching a flow allocates nothing.
+ * <p>Lookups go through an open-addressing table keyed by the packed address and port as a primitive
+ * {@code long} (linear probing, deletion by backward shift), so a lookup boxes nothing; the recency
+ * order is an intrusive doubly linked list through the flows, so touching a flow allocates nothing.
  * Not thread-safe: the gateway's event loop owns it.
  */
 final class UdpNatTable {
@@ -17,7 +17,9 @@ final class UdpNatTable {
     enum Removal { EXPIRED, EVICTED, CLOSED }
 
     private final int capacity;
-    private final HashMap<Long, UdpNatFlow> flows;
+    private UdpNatFlow[] slots;   // length a power of two, at most half full
+    private int mask;
+    private int size;
     private final BiConsumer<UdpNatFlow, Removal> onRemove;
     private UdpNatFlow oldest;
     private UdpNatFlow newest;
@@ -27,13 +29,15 @@ final class UdpNatTable {
             throw new IllegalArgumentException("UDP NAT table capacity must be positive, was " + capacity);
         }
         this.capacity = capacity;
-        this.flows = new HashMap<>(Math.min(capacity, 1 << 16) * 4 / 3 + 1);
+        int initial = Integer.highestOneBit(Math.max(8, Math.min(capacity, 1 << 16) * 2 - 1)) << 1;
+        this.slots = new UdpNatFlow[initial];
+        this.mask = initial - 1;
         this.onRemove = onRemove;
     }
 
     /** The flow of guest {@code address:port}, marked used at {@code nowNanos}; null when there is none. */
     UdpNatFlow lookup(int address, int port, long nowNanos) {
-        UdpNatFlow flow = flows.get(UdpNatFlow.key(address, port));
+        UdpNatFlow flow = get(UdpNatFlow.key(address, port));
         if (flow != null) {
             touch(flow, nowNanos);
         }
@@ -42,16 +46,16 @@ final class UdpNatTable {
 
     /** The flow of guest {@code address:port} without marking it used; null when there is none. */
     UdpNatFlow lookupWithoutTouch(int address, int port) {
-        return flows.get(UdpNatFlow.key(address, port));
+        return get(UdpNatFlow.key(address, port));
     }
 
     /** Adds a new flow, evicting the least recently used one first when the table is full. */
     UdpNatFlow open(int address, int port, long idleTimeoutNanos, long nowNanos) {
-        if (flows.size() >= capacity) {
+        if (size >= capacity) {
             remove(oldest, Removal.EVICTED);
         }
         UdpNatFlow flow = new UdpNatFlow(address, port, idleTimeoutNanos, nowNanos);
-        UdpNatFlow previous = flows.put(flow.key, flow);
+        UdpNatFlow previous = put(flow);
         if (previous != null) {   // callers look up first; keep the table consistent all the same
             unlink(previous);
             previous.removed = true;
@@ -90,10 +94,10 @@ final class UdpNatTable {
 
     /** Removes {@code flow} if it is still in the table; false when it was not. */
     boolean remove(UdpNatFlow flow, Removal why) {
-        if (flow == null || flows.get(flow.key) != flow) {
+        if (flow == null || get(flow.key) != flow) {
             return false;
         }
-        flows.remove(flow.key);
+        delete(flow.key);
         unlink(flow);
         flow.removed = true;
         onRemove.accept(flow, why);
@@ -108,7 +112,7 @@ final class UdpNatTable {
     }
 
     int size() {
-        return flows.size();
+        return size;
     }
 
     int capacity() {
@@ -118,6 +122,86 @@ final class UdpNatTable {
     /** The least recently used flow, or null. */
     UdpNatFlow oldest() {
         return oldest;
+    }
+
+    // --- the key table --------------------------------------------------------------------------
+
+    private static int home(long key, int mask) {
+        long h = key * 0x9E3779B97F4A7C15L;
+        return (int) (h ^ (h >>> 32)) & mask;
+    }
+
+    private UdpNatFlow get(long key) {
+        UdpNatFlow[] table = slots;
+        int m = mask;
+        for (int i = home(key, m); ; i = (i + 1) & m) {
+            UdpNatFlow flow = table[i];
+            if (flow == null || flow.key == key) {
+                return flow;
+            }
+        }
+    }
+
+    /** Stores {@code flow} under its key; returns the flow it replaced, or null. */
+    private UdpNatFlow put(UdpNatFlow flow) {
+        if ((size + 1) * 2 > slots.length) {
+            resize(slots.length * 2);
+        }
+        UdpNatFlow[] table = slots;
+        int m = mask;
+        for (int i = home(flow.key, m); ; i = (i + 1) & m) {
+            UdpNatFlow present = table[i];
+            if (present == null) {
+                table[i] = flow;
+                size++;
+                return null;
+            }
+            if (present.key == flow.key) {
+                table[i] = flow;
+                return present;
+            }
+        }
+    }
+
+    /** Removes the entry for {@code key}, shifting later members of its probe run back into the gap. */
+    private void delete(long key) {
+        UdpNatFlow[] table = slots;
+        int m = mask;
+        int i = home(key, m);
+        while (table[i] != null && table[i].key != key) {
+            i = (i + 1) & m;
+        }
+        if (table[i] == null) {
+            return;
+        }
+        table[i] = null;
+        size--;
+        int gap = i;
+        for (int j = (gap + 1) & m; table[j] != null; j = (j + 1) & m) {
+            int h = home(table[j].key, m);
+            // move j into the gap unless its home lies cyclically in (gap, j]
+            boolean stays = gap <= j ? (gap < h && h <= j) : (gap < h || h <= j);
+            if (!stays) {
+                table[gap] = table[j];
+                table[j] = null;
+                gap = j;
+            }
+        }
+    }
+
+    private void resize(int length) {
+        UdpNatFlow[] old = slots;
+        slots = new UdpNatFlow[length];
+        mask = length - 1;
+        for (UdpNatFlow flow : old) {
+            if (flow != null) {
+                int i = home(flow.key, mask);
+                while (slots[i] != null) {
+                    i = (i + 1) & mask;
+                }
+                slots[i] = flow;
+            }
+        }
     }
 
     private void linkNewest(UdpNatFlow flow) {

@@ -11,6 +11,8 @@ import dev.netstack.wire.ArpPacket;
 import dev.netstack.wire.EthernetHeader;
 import dev.netstack.wire.Ipv4Address;
 import dev.netstack.wire.MacAddress;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -21,7 +23,15 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>The cache is a fixed set of slots in parallel primitive arrays, scanned linearly: a few hundred
  * neighbours on one link is the normal case, and a scan of an {@code int[]} beats hashing at that
- * size while allocating nothing. One lock guards it; nothing is transmitted while holding it.
+ * size while allocating nothing. One lock guards every change; nothing is transmitted while
+ * holding it.
+ *
+ * <p>Sending to a resolved next hop takes no lock. A direct-mapped hint table maps a next hop to
+ * the slot that last answered for it, and each slot carries a sequence number (a seqlock): a
+ * writer makes it odd before it changes the slot's address, state, MAC or lifetime and even again
+ * after (release); a reader takes the number (acquire), reads the slot, and trusts what it read
+ * only if the number was even and has not moved. Anything else (a stale hint, a pending or expired
+ * entry, a slot being written) falls back to the locked path, which also refreshes the hint.
  *
  * <p>A packet waiting for resolution may be a train of frames linked through {@link Mbuf#chained()}
  * (the fragments of one datagram), so a fragmented datagram counts as one queue entry.
@@ -44,6 +54,7 @@ public final class ArpLayer {
     }
 
     private static final byte FREE = 0, PENDING = 1, RESOLVED = 2;
+    private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
     /** Requests are sent from application threads and the receive thread: one view per thread. */
     private static final ThreadLocal<ArpPacket> TX_ARP = ThreadLocal.withInitial(ArpPacket::new);
 
@@ -66,6 +77,11 @@ public final class ArpLayer {
     private final long[] lastRequestAt;
     private final int[] requestsSent;
     private final MbufQueue[] waiting;
+    /** Per slot: odd while the slot is being written (seqlock for {@link #resolvedWithoutLock}). */
+    private final int[] sequence;
+    /** Next hop hash to slot + 1 (0: no hint); written under the lock, read without it. */
+    private final int[] hints;
+    private final int hintMask;
     private int used;
     private long evictions;
 
@@ -99,6 +115,10 @@ public final class ArpLayer {
         for (int i = 0; i < n; i++) {
             waiting[i] = new MbufQueue();
         }
+        sequence = new int[n];
+        int hintSize = Integer.highestOneBit(Math.max(16, n * 2 - 1)) << 1;
+        hints = new int[hintSize];
+        hintMask = hintSize - 1;
         requestScratch = new int[n];
         failHopScratch = new int[n * config.pendingPerDestination];
     }
@@ -182,9 +202,12 @@ public final class ArpLayer {
                 }
                 slot = claim(ip, now);
             }
+            beginWrite(slot);
             macs[slot] = mac;
             states[slot] = RESOLVED;
             expiresAt[slot] = now + config.lifetimeNanos;
+            endWrite(slot);
+            hint(ip, slot);
             lastUsed[slot] = now;
             requestsSent[slot] = 0;
             MbufQueue q = waiting[slot];
@@ -217,7 +240,11 @@ public final class ArpLayer {
             return;
         }
         long now = clock.getAsLong();
-        long mac = -1;
+        long mac = resolvedWithoutLock(nextHop, now);
+        if (mac != -1) {
+            transmitTrain(train, mac);
+            return;
+        }
         boolean request = false;
         boolean full = false;
         lock.lock();
@@ -226,12 +253,15 @@ public final class ArpLayer {
             if (slot >= 0 && states[slot] == RESOLVED && expiresAt[slot] > now) {
                 lastUsed[slot] = now;
                 mac = macs[slot];
+                hint(nextHop, slot);
             } else {
                 if (slot < 0) {
                     slot = claim(nextHop, now);
                 } else if (states[slot] == RESOLVED) {
                     // expired: ask again, keep nothing of the old answer
+                    beginWrite(slot);
                     states[slot] = PENDING;
+                    endWrite(slot);
                     requestsSent[slot] = 0;
                     lastRequestAt[slot] = Long.MIN_VALUE / 2;
                 }
@@ -316,6 +346,56 @@ public final class ArpLayer {
         }
     }
 
+    // --- the lock-free read side -----------------------------------------------------------------
+
+    /**
+     * The MAC of a resolved, unexpired next hop found through its hint, or -1 (ask under the lock).
+     * Refreshes the entry's LRU time with a plain write: a lost or late update only bends the
+     * eviction order a little, it never changes what is sent.
+     */
+    private long resolvedWithoutLock(int ip, long now) {
+        int slot = (int) INTS.getOpaque(hints, hintIndex(ip)) - 1;
+        if (slot < 0) {
+            return -1;
+        }
+        int before = (int) INTS.getAcquire(sequence, slot);
+        if ((before & 1) != 0) {
+            return -1;
+        }
+        int slotIp = ips[slot];
+        byte state = states[slot];
+        long mac = macs[slot];
+        long expires = expiresAt[slot];
+        VarHandle.loadLoadFence();   // the reads above complete before the sequence is read again
+        if ((int) INTS.getOpaque(sequence, slot) != before
+                || slotIp != ip || state != RESOLVED || expires <= now) {
+            return -1;
+        }
+        lastUsed[slot] = now;
+        return mac;
+    }
+
+    private int hintIndex(int ip) {
+        int h = ip * 0x9E3779B1;
+        return (h ^ (h >>> 16)) & hintMask;
+    }
+
+    /** Lock held. */
+    private void hint(int ip, int slot) {
+        INTS.setOpaque(hints, hintIndex(ip), slot + 1);
+    }
+
+    /** Lock held: the slot's sequence goes odd before its fields change. */
+    private void beginWrite(int slot) {
+        INTS.setOpaque(sequence, slot, sequence[slot] + 1);
+        VarHandle.storeStoreFence();
+    }
+
+    /** Lock held: the slot's fields are published before its sequence goes even (release). */
+    private void endWrite(int slot) {
+        INTS.setRelease(sequence, slot, sequence[slot] + 1);
+    }
+
     // --- cache slots (lock held) ---------------------------------------------------------------
 
     private int find(int ip) {
@@ -350,10 +430,12 @@ public final class ArpLayer {
             evictions++;
         }
         used++;
+        beginWrite(victim);
         ips[victim] = ip;
         states[victim] = PENDING;
         macs[victim] = 0;
         expiresAt[victim] = 0;
+        endWrite(victim);
         lastUsed[victim] = now;
         requestsSent[victim] = 0;
         lastRequestAt[victim] = Long.MIN_VALUE / 2;
@@ -371,8 +453,10 @@ public final class ArpLayer {
     }
 
     private void release(int slot) {
+        beginWrite(slot);
         states[slot] = FREE;
         ips[slot] = 0;
+        endWrite(slot);
         used--;
     }
 

@@ -14,6 +14,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -43,6 +44,12 @@ public final class UdpSocket implements AutoCloseable {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition arrived = lock.newCondition();
+    /**
+     * The one receiver allowed to wait by parking (guarded by lock). A condition wait allocates a
+     * wait node each time; a socket almost always has a single reader, and that reader is woken
+     * with {@link LockSupport#unpark} instead. Further concurrent readers wait on {@link #arrived}.
+     */
+    private Thread parkedReceiver;
     private final MbufQueue queue = new MbufQueue();     // guarded by lock
     private volatile boolean closed;                      // written under lock; read without it by sendTo
     private NetworkException pendingError;                // guarded by lock
@@ -300,12 +307,41 @@ public final class UdpSocket implements AutoCloseable {
                 if (remaining <= 0) {
                     return NOTHING;
                 }
-                remaining = arrived.awaitNanos(remaining);
+                Thread me = Thread.currentThread();
+                if (parkedReceiver == null || parkedReceiver == me) {
+                    remaining = parkUnlocked(me, remaining);
+                } else {
+                    remaining = arrived.awaitNanos(remaining);
+                }
             }
         } finally {
             lock.unlock();
         }
         return consume(datagram, target);
+    }
+
+    /**
+     * Lock held on entry and on return. Publishes this thread as the parked receiver, releases the
+     * lock and parks; {@link #deliver}, {@link #close} and {@link #errorArrived} read the field
+     * under the lock, so a wake-up between the unlock and the park leaves a permit and is not lost.
+     */
+    private long parkUnlocked(Thread me, long remaining) throws InterruptedException {
+        parkedReceiver = me;
+        long start = System.nanoTime();
+        lock.unlock();
+        try {
+            LockSupport.parkNanos(this, remaining);
+        } finally {
+            lock.lock();
+            parkedReceiver = null;
+        }
+        if (Thread.interrupted()) {
+            if (!queue.isEmpty()) {
+                arrived.signal();   // the datagram we may have been woken for goes to another reader
+            }
+            throw new InterruptedException();
+        }
+        return remaining - (System.nanoTime() - start);
     }
 
     /** Non-blocking {@link #receiveFrom}: {@link #NOTHING} when the queue is empty. */
@@ -373,6 +409,8 @@ public final class UdpSocket implements AutoCloseable {
 
     /** Queues a datagram (window = payload, headers in front); drops and counts it when the queue is full. */
     public void deliver(Mbuf datagram) {
+        Thread parked = null;
+        boolean queued = false;
         lock.lock();
         try {
             if (closed) {
@@ -383,12 +421,18 @@ public final class UdpSocket implements AutoCloseable {
             } else {
                 queue.add(datagram);
                 arrived.signal();
-                return;
+                parked = parkedReceiver;
+                queued = true;
             }
         } finally {
             lock.unlock();
         }
-        datagram.freePacket();
+        if (parked != null) {
+            LockSupport.unpark(parked);
+        }
+        if (!queued) {
+            datagram.freePacket();
+        }
     }
 
     /** An ICMP error about a datagram this socket sent to {@code address:port}. */
@@ -401,12 +445,17 @@ public final class UdpSocket implements AutoCloseable {
             error = new HostUnreachableException(IcmpLayer.describe(Ipv4Address.of(address), type, code)
                     + " (datagram to " + peer + ")");
         }
+        Thread parked;
         lock.lock();
         try {
             pendingError = error;
             arrived.signalAll();
+            parked = parkedReceiver;
         } finally {
             lock.unlock();
+        }
+        if (parked != null) {
+            LockSupport.unpark(parked);
         }
     }
 
@@ -430,6 +479,7 @@ public final class UdpSocket implements AutoCloseable {
     @Override
     public void close() {
         int port;
+        Thread parked;
         lock.lock();
         try {
             if (closed) {
@@ -439,8 +489,12 @@ public final class UdpSocket implements AutoCloseable {
             port = localPort;
             queue.freeAll();
             arrived.signalAll();
+            parked = parkedReceiver;
         } finally {
             lock.unlock();
+        }
+        if (parked != null) {
+            LockSupport.unpark(parked);
         }
         if (port != 0) {
             udp.unbind(this, port);
