@@ -97,6 +97,7 @@ public final class E1000Driver implements NetDevice {
     private final int receiveRingSize;
     private final Mbuf[] receiveMbufs;
     private int rxTail;        // mirrors RDT: the last descriptor handed back to the card
+    private final int tailWriteInterval;   // descriptors processed between RDT writes within a batch
     private boolean discarding;   // inside a multi-buffer frame being dropped
 
     private final AtomicLongArray drops = new AtomicLongArray(Drop.values().length);
@@ -128,6 +129,7 @@ public final class E1000Driver implements NetDevice {
         this.line = card.interruptLine();
         this.transmitRingSize = config.transmitRingSize();
         this.receiveRingSize = config.receiveRingSize();
+        this.tailWriteInterval = Math.max(1, Math.min(16, receiveRingSize / 4));
         this.transmitMbufs = new Mbuf[transmitRingSize];
         this.receiveMbufs = new Mbuf[receiveRingSize];
 
@@ -437,14 +439,21 @@ public final class E1000Driver implements NetDevice {
             rxTail = index;
             index = (index + 1) % receiveRingSize;
             processed++;
+            if (processed % tailWriteInterval == 0) {
+                // give descriptors back during a long batch, before handing the frame up: a peer that
+                // answers each frame at once would otherwise find the ring used up while we still
+                // hold freed descriptors, and the card would miss frames (Linux's e1000 writes RDT
+                // every 16 buffers for the same reason)
+                card.write(RDT, rxTail);
+            }
             if (handUp != null) {
                 handUp.setData(0, length);
                 sink.accept(handUp);
                 delivered++;
             }
         }
-        if (processed > 0) {
-            card.write(RDT, rxTail);   // one tail write per batch
+        if (processed % tailWriteInterval != 0) {
+            card.write(RDT, rxTail);   // the rest of the batch
         }
         return delivered;
     }
