@@ -372,11 +372,21 @@ class SlirpGatewayTest {
         }
         InetSocketAddress forwarded = gateway.portForwardAddresses().get(0);
         gateway.close();
+        // Netty completes its termination future from inside the event-loop thread, just before that
+        // thread returns; give it a moment to finish its last instructions, then insist it is gone
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (gatewayThreadsAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().startsWith("slirp-closing") && t.isAlive());
         try (DatagramChannel rebind = DatagramChannel.open()) {
             rebind.bind(forwarded);   // the forward's port is free again
         }
         assertThat(gateway.flowCount()).isZero();
+    }
+
+    private static boolean gatewayThreadsAlive() {
+        return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("slirp-closing") && t.isAlive());
     }
 
     /** A UDP server on 127.0.0.1 (ephemeral port) in a thread of its own. */
