@@ -38,7 +38,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * A soak: three guests and the gateway on a {@link VirtualSwitch}, with mixed traffic for
- * {@code -Dnetstack.soak.seconds} (default 20): UDP between guests, UDP through the gateway's NAT
+ * {@code -Dnetstack.soak.seconds} (default 60 s, the length CI runs): UDP between guests, UDP through the gateway's NAT
  * to an echo on 127.0.0.1, DNS, pings, fragmented datagrams, and ARP churn (gratuitous ARPs from
  * strangers, short ARP lifetimes). Afterwards every pool is whole, the heap is where it was and
  * every guest's counters balance.
@@ -49,7 +49,7 @@ class SoakTest {
 
     @Test
     void mixedTrafficThroughASwitchAndTheGateway() throws Exception {
-        long seconds = Long.getLong("netstack.soak.seconds", 20);
+        long seconds = Long.getLong("netstack.soak.seconds", 60);
         VirtualSwitch lan = new VirtualSwitch("soak");
         SlirpGatewayFuzzTest.LoopbackEcho echo = new SlirpGatewayFuzzTest.LoopbackEcho();
         DnsService dns = DnsService.builder().hostResolver(false).staticRecord("echo.test", InetAddress.getLoopbackAddress()).build();
