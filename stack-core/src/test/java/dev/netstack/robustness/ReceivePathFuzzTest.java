@@ -6,7 +6,6 @@ import dev.netstack.NetStack;
 import dev.netstack.buffer.MbufPool;
 import dev.netstack.ipv4.Reassembler;
 import dev.netstack.testing.PoolChecks;
-import java.time.Duration;
 
 /**
  * Arbitrary frames arriving at a guest (a stack on a {@link dev.netstack.link.VirtualDevice}). After
@@ -25,21 +24,7 @@ class ReceivePathFuzzTest {
         PoolChecks.assertWhole(POOL);
         // small reassembly bounds, so the fuzzer reaches eviction with a handful of fragments
         try (Guest guest = Guest.on(POOL, new Reassembler(4, 16, Reassembler.DEFAULT_TIMEOUT_NANOS))) {
-            int frames = data.consumeInt(1, 16);
-            for (int i = 0; i < frames && data.remainingBytes() > 0; i++) {
-                guest.inject(FrameRecipe.next(data));
-                if (data.consumeInt(0, 7) == 0) {
-                    guest.advance(Duration.ofMillis(data.consumeInt(0, 40_000)));
-                }
-            }
-            guest.drainSink();
-            guest.assertBalanced();
-            guest.quiesce();
-            guest.drainSink();
-            guest.assertPoolWhole();
-            guest.assertBalanced();
-            guest.assertAnswersPing();
-            guest.assertBalanced();
+            guest.runFuzzInput(data);
         }
     }
 }

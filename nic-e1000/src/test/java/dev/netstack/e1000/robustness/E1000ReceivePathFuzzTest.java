@@ -5,9 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.netstack.e1000.E1000Error;
-import dev.netstack.robustness.FrameRecipe;
 import dev.netstack.robustness.Guest;
-import java.time.Duration;
 
 /**
  * Arbitrary frames arriving at an E1000 card's port, through the card's DMA, the driver and the
@@ -19,21 +17,7 @@ class E1000ReceivePathFuzzTest {
     @FuzzTest(maxDuration = "60s")
     void receivePathThroughTheCard(FuzzedDataProvider data) {
         try (Guest guest = E1000Guest.start()) {
-            int frames = data.consumeInt(1, 16);
-            for (int i = 0; i < frames && data.remainingBytes() > 0; i++) {
-                guest.inject(FrameRecipe.next(data));
-                if (data.consumeInt(0, 7) == 0) {
-                    guest.advance(Duration.ofMillis(data.consumeInt(0, 40_000)));
-                }
-            }
-            guest.drainSink();
-            guest.assertBalanced();
-            guest.quiesce();
-            guest.drainSink();
-            guest.assertPoolWhole();
-            guest.assertBalanced();
-            guest.assertAnswersPing();
-            guest.assertBalanced();
+            guest.runFuzzInput(data);
             assertThat(E1000Guest.cardOf(guest).errorCount(E1000Error.INTERNAL)).as("internal errors of the card").isZero();
         }
     }
