@@ -216,4 +216,46 @@ class TwoStacksTest {
             assertThat(made[0].pool()).isSameAs(c.pool());
         }
     }
+
+    @Test
+    void eightSendersIntoSmallQueuesLoseOnlyWhatIsCounted() throws Exception {
+        a.close();
+        b.close();
+        start(64, 64, 2048);   // socket queue 64, device queue 64: far less than 8 × 1000 in flight
+        VirtualDevice deviceB = (VirtualDevice) b.device();
+        int threads = 8;
+        int perThread = 1000;
+        try (UdpSocket receiver = b.openUdpSocket().bind(7002)) {
+            a.ping(B, 8, Duration.ofSeconds(2));
+            long deviceDropsBefore = deviceB.droppedQueueFull() + deviceB.droppedNoBuffer();
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                done.add(pool.submit(() -> {
+                    try (UdpSocket s = a.openUdpSocket()) {
+                        for (int i = 0; i < perThread; i++) {
+                            s.sendTo(text("x"), B, 7002);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get();   // nobody reads meanwhile: 8000 datagrams meet 64 + 64 queue places
+            }
+            int received = 0;
+            ByteBuffer in = ByteBuffer.allocate(16);
+            pool.shutdown();
+            while (receiver.receive(in.clear(), Duration.ofMillis(300)) != null) {
+                received++;
+            }
+            long deviceDrops = deviceB.droppedQueueFull() + deviceB.droppedNoBuffer() - deviceDropsBefore;
+            long socketDrops = receiver.droppedDatagrams();
+            assertThat(socketDrops + deviceDrops).as("some datagrams must not have fit").isPositive();
+            assertThat(received + socketDrops + deviceDrops)
+                    .as("received %d + socket drops %d + device drops %d", received, socketDrops, deviceDrops)
+                    .isEqualTo(threads * perThread);
+            assertThat(b.counters().drops(Drop.UDP_QUEUE_FULL)).isEqualTo(socketDrops);
+        }
+    }
 }
