@@ -120,6 +120,7 @@ public final class NetStack implements AutoCloseable {
         ipv4 = new Ipv4Layer(arp, pool, counters, clock, reassembler, device.mtu());
         icmp = new IcmpLayer(ipv4, counters, clock, b.icmpErrorsPerSecond);
         udp = new UdpLayer(ipv4, icmp, counters);
+        ipv4.pipelineLock(pipeline);
         ethernet.connect(arp, ipv4);
         ipv4.connect(icmp, udp);
         icmp.connect(udp);

@@ -258,4 +258,30 @@ class TwoStacksTest {
             assertThat(b.counters().drops(Drop.UDP_QUEUE_FULL)).isEqualTo(socketDrops);
         }
     }
+
+    @Test
+    void aStackReachesItsOwnAddressWithoutTheWire() throws Exception {
+        VirtualDevice deviceA = (VirtualDevice) a.device();
+        long onTheWire = deviceA.transmittedFrames();
+        try (UdpSocket server = a.openUdpSocket().bind(5000); UdpSocket client = a.openUdpSocket()) {
+            client.sendTo(text("to myself"), A, 5000);
+            ByteBuffer in = ByteBuffer.allocate(100);
+            InetSocketAddress from = server.receive(in, Duration.ofSeconds(2));
+            assertThat(from).isEqualTo(new InetSocketAddress(A.toInetAddress(), client.localPort()));
+            assertThat(new String(in.array(), 0, in.position(), StandardCharsets.US_ASCII)).isEqualTo("to myself");
+
+            byte[] big = new byte[6000];   // fragmented and reassembled on the way back in
+            new Random(3).nextBytes(big);
+            client.sendTo(ByteBuffer.wrap(big), A, 5000);
+            in = ByteBuffer.allocate(8000);
+            assertThat(server.receive(in, Duration.ofSeconds(2))).isNotNull();
+            assertThat(in.flip()).isEqualTo(ByteBuffer.wrap(big));
+
+            assertThat(a.ping(A, 56, Duration.ofSeconds(2)).from()).isEqualTo(A);
+            client.sendTo(text("nobody"), A, 5999);   // port unreachable comes back to ourselves too
+            assertThatThrownBy(() -> client.receive(ByteBuffer.allocate(10), Duration.ofSeconds(2)))
+                    .isInstanceOf(PortUnreachableException.class);
+        }
+        assertThat(deviceA.transmittedFrames()).as("frames put on the wire").isEqualTo(onTheWire);
+    }
 }

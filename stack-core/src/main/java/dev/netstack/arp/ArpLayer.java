@@ -233,12 +233,6 @@ public final class ArpLayer {
             transmitTrain(train, MacAddress.BROADCAST_BITS);
             return;
         }
-        if (nextHop == ourIp) {
-            // our own address is never cached (a sender claiming it is refused), so asking would never
-            // be answered: address the frame to ourselves; a loopback device brings it back
-            transmitTrain(train, ourMac);
-            return;
-        }
         long now = clock.getAsLong();
         long mac = resolvedWithoutLock(nextHop, now);
         if (mac != -1) {

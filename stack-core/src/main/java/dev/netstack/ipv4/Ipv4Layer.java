@@ -9,6 +9,7 @@ import dev.netstack.metrics.Layer;
 import dev.netstack.metrics.StackCounters;
 import dev.netstack.udp.UdpLayer;
 import dev.netstack.wire.EthernetHeader;
+import dev.netstack.wire.IcmpHeader;
 import dev.netstack.wire.Ipv4Header;
 import dev.netstack.wire.Ipv4Subnet;
 import java.nio.ByteBuffer;
@@ -45,6 +46,8 @@ public final class Ipv4Layer {
     private IcmpLayer icmp;
     private UdpLayer udp;
     private Reassembler.ExpiredListener reassemblyExpired;
+    /** Serialises the receive pipeline; datagrams to our own address run it on the sender's thread. */
+    private java.util.concurrent.locks.Lock pipeline = new java.util.concurrent.locks.ReentrantLock();
 
     private volatile int address;
     private volatile int mask;
@@ -70,6 +73,15 @@ public final class Ipv4Layer {
         this.icmp = icmp;
         this.udp = udp;
         this.reassemblyExpired = icmp::reassemblyTimedOut;
+    }
+
+    /**
+     * The lock that serialises the receive pipeline (the stack's receive thread holds it per batch).
+     * It must be reentrant: a datagram to ourselves may be answered to ourselves (an echo request)
+     * from inside the pipeline.
+     */
+    public void pipelineLock(java.util.concurrent.locks.ReentrantLock lock) {
+        this.pipeline = lock;
     }
 
     /** Sets our address, prefix and gateway (0 for none). */
@@ -144,8 +156,7 @@ public final class Ipv4Layer {
                 break;
             default:
                 counters.drop(Drop.IPV4_UNKNOWN_PROTOCOL);
-                icmp.sendError(packet, dev.netstack.wire.IcmpHeader.TYPE_DESTINATION_UNREACHABLE,
-                        dev.netstack.wire.IcmpHeader.CODE_PROTOCOL_UNREACHABLE);
+                icmp.sendError(packet, IcmpHeader.TYPE_DESTINATION_UNREACHABLE, IcmpHeader.CODE_PROTOCOL_UNREACHABLE);
                 packet.freePacket();
         }
     }
@@ -248,8 +259,31 @@ public final class Ipv4Layer {
             }
             last = m;
         }
-        arp.output(first, nextHop);
+        if (destination == source) {
+            deliverLocally(first);
+        } else {
+            arp.output(first, nextHop);
+        }
         return SENT;
+    }
+
+    /**
+     * A datagram to our own address never reaches the link (no card hears its own transmission):
+     * it goes straight back into {@link #input}, on the sender's thread, as a host's local route does.
+     */
+    private void deliverLocally(Mbuf train) {
+        pipeline.lock();
+        try {
+            Mbuf packet = train;
+            while (packet != null) {
+                Mbuf following = packet.chained();
+                packet.chain(null);
+                input(packet);
+                packet = following;
+            }
+        } finally {
+            pipeline.unlock();
+        }
     }
 
     /** Copies {@code length} bytes starting {@code offset} bytes into the data of packet {@code chain}. */
