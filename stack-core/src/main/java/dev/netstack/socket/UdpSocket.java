@@ -554,8 +554,4 @@ public final class UdpSocket implements AutoCloseable {
         return "UdpSocket[" + describe() + (remotePort != 0 ? " -> " + Ipv4Address.toString(remoteAddress) + ":" + remotePort : "") + "]";
     }
 
-    /** The queue limits this socket was made with: {datagrams, bytes}. */
-    public long[] queueLimits() {
-        return new long[] {maxQueuedDatagrams, maxQueuedBytes};
-    }
 }
