@@ -30,7 +30,7 @@ public final class VirtualDevice implements NetDevice, LinkEndpoint {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition frameArrived = lock.newCondition();
     private final MbufQueue received = new MbufQueue();   // guarded by lock
-    private boolean closed;                                // guarded by lock
+    private volatile boolean closed;                       // written under lock; transmit reads it without
 
     private volatile FramePort peer;
 
@@ -91,7 +91,7 @@ public final class VirtualDevice implements NetDevice, LinkEndpoint {
     @Override
     public int transmit(Mbuf frame) {
         FramePort p = peer;
-        if (p == null || isClosed()) {
+        if (p == null || closed) {
             return LINK_DOWN;
         }
         ByteBuffer bytes = frame.buffer();
@@ -163,13 +163,6 @@ public final class VirtualDevice implements NetDevice, LinkEndpoint {
         }
     }
 
-    private boolean isClosed() {
-        lock.lock();
-        try {
-            return closed;
-        } finally {
-            lock.unlock();
-        }
     }
 
     @Override
