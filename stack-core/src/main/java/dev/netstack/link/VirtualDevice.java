@@ -163,8 +163,6 @@ public final class VirtualDevice implements NetDevice, LinkEndpoint {
         }
     }
 
-    }
-
     @Override
     public void close() {
         lock.lock();
