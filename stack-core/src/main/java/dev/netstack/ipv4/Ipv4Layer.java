@@ -112,6 +112,11 @@ public final class Ipv4Layer {
 
     /** An IPv4 packet from the Ethernet layer, window at the IP header (maybe padded); consumed. */
     public void input(Mbuf packet) {
+        input(packet, true);
+    }
+
+    /** {@code fromLink} is false for our own datagrams handed back by {@link #deliverLocally}. */
+    private void input(Mbuf packet, boolean fromLink) {
         int available = packet.length();
         counters.received(Layer.IPV4, available);
         Ipv4Header ip = rxHeader;
@@ -132,6 +137,11 @@ public final class Ipv4Layer {
         packet.trim(available - totalLength);   // Ethernet pads short frames; the padding is not ours
         int destination = ip.destination();
         int me = address;
+        if (fromLink && me != 0 && ip.source() == me) {
+            // a martian: only we send from our address, and our own datagrams never cross the link
+            drop(packet, Drop.IPV4_MARTIAN_SOURCE);
+            return;
+        }
         if (destination != me && destination != -1 && (me == 0 || destination != (me | ~mask))) {
             drop(packet, Drop.IPV4_NOT_FOR_US);
             return;
@@ -278,7 +288,7 @@ public final class Ipv4Layer {
             while (packet != null) {
                 Mbuf following = packet.chained();
                 packet.chain(null);
-                input(packet);
+                input(packet, false);
                 packet = following;
             }
         } finally {

@@ -21,6 +21,7 @@ public enum Drop {
     IPV4_BAD_CHECKSUM(Layer.IPV4, "bad_checksum"),
     IPV4_BAD_LENGTH(Layer.IPV4, "bad_length"),
     IPV4_NOT_FOR_US(Layer.IPV4, "not_for_us"),
+    IPV4_MARTIAN_SOURCE(Layer.IPV4, "martian_source"),
     IPV4_UNKNOWN_PROTOCOL(Layer.IPV4, "unknown_protocol"),
     /** Fragment drops are counted by the reassembler (per fragment) and read from it. */
     IPV4_FRAGMENT_TIMEOUT(Layer.IPV4, "fragment_timeout"),

@@ -38,7 +38,7 @@ public final class Accounting {
     static final Set<Drop> ETHERNET_RX = EnumSet.of(Drop.ETHERNET_RUNT, Drop.ETHERNET_NOT_FOR_US, Drop.ETHERNET_UNKNOWN_TYPE);
     static final Set<Drop> ARP_RX = EnumSet.of(Drop.ARP_MALFORMED, Drop.ARP_BAD_SENDER, Drop.ARP_NOT_FOR_US);
     static final Set<Drop> IPV4_RX = EnumSet.of(Drop.IPV4_MALFORMED, Drop.IPV4_BAD_CHECKSUM, Drop.IPV4_BAD_LENGTH,
-            Drop.IPV4_NOT_FOR_US, Drop.IPV4_UNKNOWN_PROTOCOL);
+            Drop.IPV4_NOT_FOR_US, Drop.IPV4_MARTIAN_SOURCE, Drop.IPV4_UNKNOWN_PROTOCOL);
     static final Set<Drop> FRAGMENTS = EnumSet.of(Drop.IPV4_FRAGMENT_TIMEOUT, Drop.IPV4_FRAGMENT_TOO_LARGE,
             Drop.IPV4_FRAGMENT_OVERLAP_CONFLICT, Drop.IPV4_FRAGMENT_DUPLICATE, Drop.IPV4_FRAGMENT_NO_ROOM,
             Drop.IPV4_FRAGMENT_BAD);
