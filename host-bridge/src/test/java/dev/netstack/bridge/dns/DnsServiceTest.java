@@ -492,8 +492,10 @@ class DnsServiceTest {
                 process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
             }
         });
+        // the default 2 s per attempt: the second query below is not retried, and a loaded machine can
+        // take longer than half a second to get it through dnsmasq and back
         DnsService dns = track(DnsService.builder().eventLoopGroup(group).upstream(new InetSocketAddress(LOOPBACK, port))
-                .timeout(Duration.ofMillis(500)).build());
+                .timeout(Duration.ofSeconds(2)).build());
 
         // dnsmasq needs a moment to bind: retry until it answers (each attempt times out alone).
         DnsResponse response = null;
