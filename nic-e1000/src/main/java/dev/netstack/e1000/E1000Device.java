@@ -275,8 +275,15 @@ public final class E1000Device implements LinkEndpoint {
             case RCTL: case RDBAL: case RDBAH: case RDLEN: case RADV: case RSRPD:
                 writeReceiveRegister(offset, value);
                 return;
-            case RDH: case RDT:
+            case RDH:
                 writeReceiveRegister(offset, value & 0xffff);
+                return;
+            case RDT:
+                // No lock: the receive path reads RDT once per frame, and a tail that moves on while
+                // a frame is written only frees more descriptors. The volatile store publishes the
+                // buffer addresses the driver wrote before it. (Taking the RX lock here made the
+                // driver's every RDT write contend with the peer's DMA into the ring.)
+                setRegister(RDT, value & 0xffff);
                 return;
             case RDTR:
                 writeReceiveRegister(offset, value & 0xffff);
@@ -390,7 +397,11 @@ public final class E1000Device implements LinkEndpoint {
         if (causes == 0) {
             return;
         }
-        icr.getAndAccumulate(causes, (a, b) -> a | b);
+        // Causes already pending need no atomic update (in busy-poll mode nothing reads ICR, so
+        // after the first frame every raise is this one plain read)
+        if ((icr.get() & causes) != causes) {
+            icr.getAndAccumulate(causes, (a, b) -> a | b);
+        }
         if ((causes & ims.get()) != 0) {
             line.signal();
         }
