@@ -74,17 +74,24 @@ final class Workload {
             senderThreads[i] = new Thread(() -> {
                 try {
                     int idle = 0;
+                    long credit = 0;   // sends allowed before the in-flight count is read again
                     while (running.getPlain()) {
-                        if (window != Long.MAX_VALUE && total(sent) - received.get() >= window) {
-                            if ((++idle & 63) == 0) {
-                                Thread.yield();
-                            } else {
-                                Thread.onSpinWait();
+                        if (window != Long.MAX_VALUE && credit <= 0) {
+                            // reading the receiver's counter costs a cache miss: take a share of the
+                            // free window at once rather than looking before every send
+                            credit = (window - (total(sent) - received.get())) / senders.length;
+                            if (credit <= 0) {
+                                if ((++idle & 63) == 0) {
+                                    Thread.yield();
+                                } else {
+                                    Thread.onSpinWait();
+                                }
+                                continue;
                             }
-                            continue;
                         }
                         if (op.run()) {
                             counter.increment();
+                            credit--;
                         }
                     }
                 } catch (Exception e) {
