@@ -121,6 +121,7 @@ public final class NetStack implements AutoCloseable {
         icmp = new IcmpLayer(ipv4, counters, clock, b.icmpErrorsPerSecond);
         udp = new UdpLayer(ipv4, icmp, counters);
         ipv4.pipelineLock(pipeline);
+        udp.transmitBursts(ethernet::beginBurst, ethernet::endBurst);
         ethernet.connect(arp, ipv4);
         ipv4.connect(icmp, udp);
         icmp.connect(udp);

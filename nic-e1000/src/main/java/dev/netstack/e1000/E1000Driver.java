@@ -275,35 +275,84 @@ public final class E1000Driver implements NetDevice {
                 return LINK_DOWN;
             }
             reclaimLocked();
-            int context = config.checksumOffload() ? offloadContext(frame) : NO_OFFLOAD;
-            boolean loadContext = context != NO_OFFLOAD && context != loadedContext;
-            int free = transmitRingSize - 1 - Math.floorMod(txTail - txClean, transmitRingSize);
-            if (free < (loadContext ? 2 : 1)) {
+            if (!fillLocked(frame)) {
                 return RING_FULL;
             }
-            if (loadContext) {
-                writeContext(context);
-                transmitMbufs[txTail] = null;
-                txTail = (txTail + 1) % transmitRingSize;
-                loadedContext = context;
-            }
-            transmitDescriptor.wrap(memory, descriptor(transmitRing, txTail));
-            int command = TransmitDescriptor.CMD_EOP | TransmitDescriptor.CMD_IFCS | TransmitDescriptor.CMD_RS;
-            if (context != NO_OFFLOAD) {
-                seedChecksums(frame, context);
-                int popts = TransmitDescriptor.POPTS_IXSM | (isUdp(context) ? TransmitDescriptor.POPTS_TXSM : 0);
-                transmitDescriptor.data(frame.dataAddress(), frame.length(), command, popts);
-            } else {
-                transmitDescriptor.legacy(frame.dataAddress(), frame.length(), command, 0, 0);
-            }
-            transmitMbufs[txTail] = frame;
-            txTail = (txTail + 1) % transmitRingSize;
             // The descriptor was published with release ordering; now hand it to the card.
             card.write(TDT, txTail);
             return TRANSMITTED;
         } finally {
             txLock.unlock();
         }
+    }
+
+    /**
+     * A burst: fills a descriptor for each frame that fits and moves TDT once, so the card's transmit
+     * engine runs once for the lot (Linux's {@code xmit_more}, DPDK's {@code tx_burst}). Returns how
+     * many frames the ring took; the rest stay with the caller. Empty frames are dropped, counted and
+     * freed, and count as taken.
+     */
+    @Override
+    public int transmit(Mbuf[] frames, int offset, int count) {
+        if (closed || count == 0) {
+            return 0;
+        }
+        int taken = 0;
+        txLock.lock();
+        try {
+            if (closed || (card.read(STATUS) & STATUS_LU) == 0) {
+                return 0;
+            }
+            reclaimLocked();
+            while (taken < count) {
+                Mbuf frame = frames[offset + taken];
+                if (frame.length() == 0) {
+                    count(Drop.EMPTY_FRAME);
+                    frame.free();
+                } else if (!fillLocked(frame)) {
+                    break;
+                }
+                taken++;
+            }
+            if (taken > 0) {
+                card.write(TDT, txTail);
+            }
+            return taken;
+        } finally {
+            txLock.unlock();
+        }
+    }
+
+    /**
+     * Fills the descriptor at txTail (and a context descriptor before it when the frame needs
+     * another checksum context) and moves txTail past it; false when the ring has no room, with
+     * nothing changed. TDT is left to the caller.
+     */
+    private boolean fillLocked(Mbuf frame) {
+        int context = config.checksumOffload() ? offloadContext(frame) : NO_OFFLOAD;
+        boolean loadContext = context != NO_OFFLOAD && context != loadedContext;
+        int free = transmitRingSize - 1 - Math.floorMod(txTail - txClean, transmitRingSize);
+        if (free < (loadContext ? 2 : 1)) {
+            return false;
+        }
+        if (loadContext) {
+            writeContext(context);
+            transmitMbufs[txTail] = null;
+            txTail = (txTail + 1) % transmitRingSize;
+            loadedContext = context;
+        }
+        transmitDescriptor.wrap(memory, descriptor(transmitRing, txTail));
+        int command = TransmitDescriptor.CMD_EOP | TransmitDescriptor.CMD_IFCS | TransmitDescriptor.CMD_RS;
+        if (context != NO_OFFLOAD) {
+            seedChecksums(frame, context);
+            int popts = TransmitDescriptor.POPTS_IXSM | (isUdp(context) ? TransmitDescriptor.POPTS_TXSM : 0);
+            transmitDescriptor.data(frame.dataAddress(), frame.length(), command, popts);
+        } else {
+            transmitDescriptor.legacy(frame.dataAddress(), frame.length(), command, 0, 0);
+        }
+        transmitMbufs[txTail] = frame;
+        txTail = (txTail + 1) % transmitRingSize;
+        return true;
     }
 
     /** Frees the mbufs of descriptors the card has finished (DD set); returns how many. */

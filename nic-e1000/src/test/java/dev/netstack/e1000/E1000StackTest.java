@@ -162,6 +162,33 @@ class E1000StackTest {
     }
 
     @Test
+    void socketBurstsCrossRingsOfEightInOrder() throws Exception {
+        // 200 bursts of five, each one tail write, wrap the transmit ring of 8 over a hundred times
+        Guest[] g = pair(E1000Config.defaults().withRingSizes(64, 8));
+        try (UdpSocket client = g[0].stack.openUdpSocket().bind(3000);
+             UdpSocket server = g[1].stack.openUdpSocket().bind(3001)) {
+            g[0].stack.ping(HOST, 0, Duration.ofSeconds(2));
+            ByteBuffer[] burst = new ByteBuffer[5];
+            ByteBuffer in = ByteBuffer.allocate(64);
+            int next = 0;
+            for (int round = 0; round < 200; round++) {
+                for (int i = 0; i < burst.length; i++) {
+                    burst[i] = ByteBuffer.allocate(4).putInt(0, next + i);
+                }
+                assertThat(client.sendTo(burst, 0, burst.length, HOST, 3001)).isEqualTo(burst.length);
+                for (int i = 0; i < burst.length; i++) {
+                    in.clear();
+                    assertThat(server.receiveFrom(in, TimeUnit.SECONDS.toNanos(5))).isNotEqualTo(UdpSocket.NOTHING);
+                    assertThat(in.getInt(0)).as("datagram %d of round %d", i, round).isEqualTo(next + i);
+                }
+                next += burst.length;
+            }
+        }
+        assertThat(g[0].stack.counters().drops(dev.netstack.metrics.Drop.ETHERNET_TX_RING_FULL)).isZero();
+        assertThat(g[1].card.statisticTotal(E1000Registers.GPRC)).isEqualTo(g[0].card.statisticTotal(E1000Registers.GPTC));
+    }
+
+    @Test
     void aBurstIntoASmallRingLosesOnlyWhatTheCardCounted() throws Exception {
         Guest[] g = pair(E1000Config.defaults().withRingSizes(8, 64));
         int burst = 2000;

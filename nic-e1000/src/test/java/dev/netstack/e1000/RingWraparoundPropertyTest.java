@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.quicktheories.core.Gen;
 
 /**
- * Model-based test of both rings: random interleavings of driver transmit and reclaim, the card's
+ * Model-based test of both rings: random interleavings of driver transmit (one frame or a burst
+ * with one tail write) and reclaim, the card's
  * transmit engine, frames arriving from the wire, driver receive and unrelated register accesses,
  * compared after every step with a FIFO model. Failures shrink to a short operation list.
  *
@@ -29,7 +30,7 @@ import org.quicktheories.core.Gen;
  */
 class RingWraparoundPropertyTest {
 
-    enum Kind { TRANSMIT, RECLAIM, CARD_TRANSMIT, ARRIVE, RECEIVE, REGISTER }
+    enum Kind { TRANSMIT, BURST, RECLAIM, CARD_TRANSMIT, ARRIVE, RECEIVE, REGISTER }
 
     record Op(Kind kind, int argument) {
         @Override
@@ -39,7 +40,7 @@ class RingWraparoundPropertyTest {
     }
 
     private static final Kind[] WEIGHTED = {
-        Kind.TRANSMIT, Kind.TRANSMIT, Kind.TRANSMIT, Kind.RECLAIM, Kind.CARD_TRANSMIT, Kind.CARD_TRANSMIT,
+        Kind.TRANSMIT, Kind.TRANSMIT, Kind.BURST, Kind.BURST, Kind.RECLAIM, Kind.CARD_TRANSMIT, Kind.CARD_TRANSMIT,
         Kind.ARRIVE, Kind.RECEIVE, Kind.RECEIVE, Kind.REGISTER,
     };
 
@@ -141,6 +142,28 @@ class RingWraparoundPropertyTest {
                             assertThat(result).isEqualTo(NetDevice.TRANSMITTED);
                             inTransmitRing.add(nextSequence++);
                         }
+                    }
+                });
+                case BURST -> driverOperation(() -> {
+                    int size = Math.min(op.argument(), pool.available());
+                    Mbuf[] burst = new Mbuf[size + 2];
+                    int offset = op.argument() % 3;   // bursts need not start at index 0
+                    for (int i = 0; i < size; i++) {
+                        burst[offset + i] = pool.allocate();
+                        burst[offset + i].append(ByteBuffer.wrap(
+                                Rig.numberedFrame(Rig.GATEWAY_MAC, Rig.GUEST_MAC, nextSequence + i)));
+                    }
+                    int room = ring - 1 - inTransmitRing.size();
+                    int tdtBefore = cardA.read(TDT);
+                    int taken = sender.transmit(burst, offset, size);
+                    assertThat(taken).as("a burst of %d with %d descriptors free", size, room)
+                            .isEqualTo(Math.min(size, room));
+                    assertThat(cardA.read(TDT)).as("TDT moved past the burst").isEqualTo((tdtBefore + taken) % ring);
+                    for (int i = 0; i < taken; i++) {
+                        inTransmitRing.add(nextSequence++);
+                    }
+                    for (int i = taken; i < size; i++) {
+                        burst[offset + i].free();   // the caller keeps what did not fit
                     }
                 });
                 case RECLAIM -> driverOperation(() -> {

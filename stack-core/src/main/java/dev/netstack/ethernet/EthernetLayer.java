@@ -10,18 +10,29 @@ import dev.netstack.metrics.Layer;
 import dev.netstack.metrics.StackCounters;
 import dev.netstack.wire.EthernetHeader;
 import dev.netstack.wire.MacAddress;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The bottom of the stack: demultiplexes received frames by ethertype and frames outgoing packets.
  * Accepts frames for our MAC and broadcast; counts and drops the rest.
  *
  * <p>{@link #accept(Mbuf)} runs on the device's receive thread; {@link #transmit} on any thread.
+ *
+ * <h2>Transmit bursts</h2>
+ * Between {@link #beginBurst()} and {@link #endBurst()} a thread's frames are collected instead of
+ * handed to the device one by one, and go to {@link NetDevice#transmit(Mbuf[], int, int)} together
+ * when the burst ends or {@value #BURST_FRAMES} frames are waiting: on an E1000 that is one lock
+ * and one TDT write for the lot. Bursts belong to the thread that opened them and nest; other
+ * threads transmit as usual meanwhile.
  */
 public final class EthernetLayer implements FrameSink {
     private final NetDevice device;
     private final long ourMac;
     private final StackCounters counters;
     private final EthernetHeader rxHeader = new EthernetHeader();   // receive thread only
+    /** Threads with a burst open; while 0, transmit does not look for its thread's burst. */
+    private final AtomicInteger openBursts = new AtomicInteger();
+    private final ThreadLocal<Burst> bursts = ThreadLocal.withInitial(Burst::new);
     private ArpLayer arp;
     private Ipv4Layer ipv4;
 
@@ -75,9 +86,70 @@ public final class EthernetLayer implements FrameSink {
         }
     }
 
+    /** Frames a burst collects before it goes to the device, even while still open. */
+    public static final int BURST_FRAMES = 32;
+
+    /** One thread's open burst: frames framed and waiting for the device. */
+    private static final class Burst {
+        final Mbuf[] frames = new Mbuf[BURST_FRAMES];
+        int count;
+        int depth;      // nested begin calls
+        long bytes;     // the frames' lengths, counted as sent for those the device takes
+    }
+
     /**
-     * Prepends the Ethernet header and hands the frame to the device. The mbuf is consumed either
-     * way: transmitted, or dropped and counted when the ring is full or the link down.
+     * Opens (or nests into) a transmit burst on the calling thread; every call must be matched by
+     * {@link #endBurst()}, in a {@code finally}.
+     */
+    public void beginBurst() {
+        Burst burst = bursts.get();
+        if (burst.depth++ == 0) {
+            openBursts.incrementAndGet();
+        }
+    }
+
+    /** Closes the calling thread's burst; the outermost close hands the waiting frames to the device. */
+    public void endBurst() {
+        Burst burst = bursts.get();
+        if (burst.depth == 0) {
+            throw new IllegalStateException("endBurst without beginBurst on this thread");
+        }
+        if (--burst.depth == 0) {
+            try {
+                flush(burst);
+            } finally {
+                openBursts.decrementAndGet();
+            }
+        }
+    }
+
+    private void flush(Burst burst) {
+        int count = burst.count;
+        if (count == 0) {
+            return;
+        }
+        Mbuf[] frames = burst.frames;
+        int taken = device.transmit(frames, 0, count);
+        long bytes = burst.bytes;
+        if (taken < count) {
+            Drop reason = device.isLinkUp() ? Drop.ETHERNET_TX_RING_FULL : Drop.ETHERNET_TX_LINK_DOWN;
+            for (int i = taken; i < count; i++) {
+                bytes -= frames[i].length();
+                drop(frames[i], reason);
+            }
+        }
+        if (taken > 0) {
+            counters.sent(Layer.ETHERNET, taken, bytes);
+        }
+        java.util.Arrays.fill(frames, 0, count, null);
+        burst.count = 0;
+        burst.bytes = 0;
+    }
+
+    /**
+     * Prepends the Ethernet header and hands the frame to the device (or to the calling thread's open
+     * burst). The mbuf is consumed either way: transmitted, or dropped and counted when the ring is
+     * full or the link down.
      */
     public void transmit(Mbuf packet, long destinationMac, int etherType) {
         int at = packet.push(EthernetHeader.HEADER_LENGTH);
@@ -86,6 +158,17 @@ public final class EthernetLayer implements FrameSink {
         MacAddress.write(b, at + 6, ourMac);
         b.putShort(at + 12, (short) etherType);
         int length = packet.length();
+        if (openBursts.get() != 0) {
+            Burst burst = bursts.get();
+            if (burst.depth > 0) {
+                burst.frames[burst.count++] = packet;
+                burst.bytes += length;
+                if (burst.count == BURST_FRAMES) {
+                    flush(burst);
+                }
+                return;
+            }
+        }
         int result = device.transmit(packet);
         if (result == NetDevice.TRANSMITTED) {
             counters.sent(Layer.ETHERNET, length);

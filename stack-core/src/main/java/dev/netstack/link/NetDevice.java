@@ -42,6 +42,22 @@ public interface NetDevice extends AutoCloseable {
     int transmit(Mbuf frame);
 
     /**
+     * Queues {@code count} frames from {@code frames[offset]} on, in order, as one burst; returns how
+     * many the device took (always a prefix of the burst). The device owns the mbufs it took and
+     * clears nothing in the array; the caller keeps the rest, which did not fit (the ring filled) or
+     * found the link down. A card driver overrides this to fill many descriptors and tell the card
+     * once (one tail write); the default hands the frames over one by one.
+     */
+    default int transmit(Mbuf[] frames, int offset, int count) {
+        for (int i = 0; i < count; i++) {
+            if (transmit(frames[offset + i]) != TRANSMITTED) {
+                return i;
+            }
+        }
+        return count;
+    }
+
+    /**
      * Hands up to {@code budget} received frames to {@code sink}, oldest first; each mbuf's ownership
      * passes to the sink. Returns the number handed up, 0 when none was waiting.
      */

@@ -40,6 +40,12 @@ public final class StackCounters {
         bytesOut[layer.ordinal()].add(bytes);
     }
 
+    /** {@code packets} sent together, {@code bytes} in all. */
+    public void sent(Layer layer, int packets, long bytes) {
+        packetsOut[layer.ordinal()].add(packets);
+        bytesOut[layer.ordinal()].add(bytes);
+    }
+
     /**
      * A layer took a received packet and is done with it without dropping it: passed it up, queued it
      * on a socket, answered it or used it (an ARP reply learned, an echo reply matched). On the

@@ -219,6 +219,43 @@ public final class UdpSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends {@code count} datagrams, the remaining bytes of {@code payloads[offset]} onwards, to
+     * {@code address:port} as one transmit burst: the frames reach the device together (on an E1000,
+     * many descriptors per tail write), the way {@code sendmmsg} batches system calls. Returns how
+     * many were sent, in order; each sent payload's position moves to its limit.
+     *
+     * <p>When a datagram cannot be sent, the ones before it stay sent: with at least one sent the call
+     * returns that count (a later call reports the problem), and with none it throws as
+     * {@link #sendTo(ByteBuffer, int, int)} would.
+     *
+     * @throws IllegalArgumentException for a bad port
+     * @throws IndexOutOfBoundsException for a range outside the array
+     */
+    public int sendTo(ByteBuffer[] payloads, int offset, int count, int address, int port) {
+        java.util.Objects.checkFromIndexSize(offset, count, payloads.length);
+        checkPort(port, false);
+        int sent = 0;
+        udp.beginBurst();
+        try {
+            for (; sent < count; sent++) {
+                sendTo(payloads[offset + sent], address, port);
+            }
+        } catch (NetworkException e) {
+            if (sent == 0) {
+                throw e;
+            }
+        } finally {
+            udp.endBurst();
+        }
+        return sent;
+    }
+
+    /** {@link #sendTo(ByteBuffer[], int, int, int, int)} to an {@link Ipv4Address}. */
+    public int sendTo(ByteBuffer[] payloads, int offset, int count, Ipv4Address address, int port) {
+        return sendTo(payloads, offset, count, address.bits(), port);
+    }
+
     private boolean pendingErrorPresent() {
         return pendingError != null;   // racy read, confirmed under the lock
     }

@@ -40,6 +40,8 @@ public final class UdpLayer {
     private int boundSockets;                              // guarded by bindLock
     private volatile java.util.function.IntSupplier busyPoller;
     private volatile long busyPollSpinNanos;
+    private volatile Runnable beginBurst;
+    private volatile Runnable endBurst;
 
     public UdpLayer(Ipv4Layer ipv4, IcmpLayer icmp, StackCounters counters) {
         this.ipv4 = ipv4;
@@ -74,6 +76,32 @@ public final class UdpLayer {
     /** How long a receiving socket polls the device before it waits instead. */
     public long busyPollSpinNanos() {
         return busyPollSpinNanos;
+    }
+
+    /**
+     * Where a socket's burst send opens and closes its transmit burst (the Ethernet layer's, see
+     * {@link dev.netstack.ethernet.EthernetLayer#beginBurst()}). Unset: datagrams go out one by one.
+     * Set once by the stack.
+     */
+    public void transmitBursts(Runnable begin, Runnable end) {
+        this.beginBurst = begin;
+        this.endBurst = end;
+    }
+
+    /** Opens a transmit burst on the calling thread; match with {@link #endBurst()} in a finally. */
+    public void beginBurst() {
+        Runnable begin = beginBurst;
+        if (begin != null) {
+            begin.run();
+        }
+    }
+
+    /** Closes the calling thread's transmit burst, handing its frames to the device. */
+    public void endBurst() {
+        Runnable end = endBurst;
+        if (end != null) {
+            end.run();
+        }
     }
 
     // --- input (receive thread) ----------------------------------------------------------------
