@@ -25,18 +25,31 @@ final class GuestUdp {
      * {@code sockets} sockets bound on guest B (ports PORT..); one thread on B receives them all.
      */
     static Workload.Rate blast(E1000Config config, int size, int senders, int sockets, double warm, double measure) {
+        return blast(config, size, senders, sockets, 1, warm, measure);
+    }
+
+    /**
+     * As above, each sender handing {@code burst} datagrams at a time to
+     * {@link UdpSocket#sendTo(ByteBuffer[], int, int, int, int)} (1: one {@code sendTo} per datagram).
+     */
+    static Workload.Rate blast(E1000Config config, int size, int senders, int sockets, int burst, double warm,
+            double measure) {
         try (GuestPair pair = new GuestPair(config)) {
             UdpSocket[] receivers = new UdpSocket[sockets];
             for (int i = 0; i < sockets; i++) {
                 receivers[i] = pair.b.stack.openUdpSocket().bind(PORT + i);
             }
-            Workload.Op[] send = new Workload.Op[senders];
+            Workload.BurstOp[] send = new Workload.BurstOp[senders];
             for (int s = 0; s < senders; s++) {
                 UdpSocket out = pair.a.stack.openUdpSocket().bind(PORT + 10_000 + s);
                 ByteBuffer payload = ByteBuffer.allocateDirect(size);
+                ByteBuffer[] payloads = new ByteBuffer[burst];
+                for (int i = 0; i < burst; i++) {
+                    payloads[i] = ByteBuffer.allocateDirect(size);
+                }
                 int destination = GuestPair.B.bits();
                 int[] next = {0};
-                send[s] = () -> {
+                send[s] = burst == 1 || sockets > 1 ? () -> {
                     payload.clear();
                     int port = PORT + next[0];
                     if (++next[0] == sockets) {
@@ -44,10 +57,20 @@ final class GuestUdp {
                     }
                     try {
                         out.sendTo(payload, destination, port);
-                        return true;
+                        return 1;
                     } catch (NetworkException e) {
                         Thread.onSpinWait();   // pool momentarily exhausted: the receiver is behind
-                        return false;
+                        return 0;
+                    }
+                } : () -> {
+                    for (ByteBuffer p : payloads) {
+                        p.clear();
+                    }
+                    try {
+                        return out.sendTo(payloads, 0, burst, destination, PORT);
+                    } catch (NetworkException e) {
+                        Thread.onSpinWait();
+                        return 0;
                     }
                 };
             }

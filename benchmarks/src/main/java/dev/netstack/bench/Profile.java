@@ -4,7 +4,7 @@ import dev.netstack.e1000.E1000Config;
 
 /**
  * Runs one netstack workload for a while, for a profiler to watch:
- * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS}.
+ * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]}.
  */
 public final class Profile {
     private Profile() {
@@ -18,7 +18,8 @@ public final class Profile {
         if (what.equals("rtt")) {
             System.out.println(GuestUdp.pingPong(config, size, 1, seconds));
         } else {
-            System.out.println(GuestUdp.blast(config, size, 1, 1, 1, seconds));
+            int burst = args.length > 4 ? Integer.parseInt(args[4]) : 1;
+            System.out.println(GuestUdp.blast(config, size, 1, 1, burst, 1, seconds));
         }
         System.exit(0);
     }

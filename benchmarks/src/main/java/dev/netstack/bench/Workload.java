@@ -17,6 +17,12 @@ final class Workload {
         boolean run() throws Exception;
     }
 
+    /** One step of a sender that may send several datagrams at once: returns how many it sent. */
+    @FunctionalInterface
+    interface BurstOp {
+        int run() throws Exception;
+    }
+
     /** Result of a blast. */
     static final class Rate {
         double sentPerSecond;
@@ -64,13 +70,24 @@ final class Workload {
      */
     static Rate blast(Op[] senders, Op receiver, List<Thread> extra, Runnable stop, double warm, double measure,
             long window) {
+        BurstOp[] bursts = new BurstOp[senders.length];
+        for (int i = 0; i < senders.length; i++) {
+            Op op = senders[i];
+            bursts[i] = () -> op.run() ? 1 : 0;
+        }
+        return blast(bursts, receiver, extra, stop, warm, measure, window);
+    }
+
+    /** As above with senders that send bursts; a burst may overshoot the window by its size. */
+    static Rate blast(BurstOp[] senders, Op receiver, List<Thread> extra, Runnable stop, double warm, double measure,
+            long window) {
         Measure.Counter[] sent = new Measure.Counter[senders.length];
         Measure.Counter received = new Measure.Counter();
         Thread[] senderThreads = new Thread[senders.length];
         java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
         for (int i = 0; i < senders.length; i++) {
             Measure.Counter counter = sent[i] = new Measure.Counter();
-            Op op = senders[i];
+            BurstOp op = senders[i];
             senderThreads[i] = new Thread(() -> {
                 try {
                     int idle = 0;
@@ -89,9 +106,10 @@ final class Workload {
                                 continue;
                             }
                         }
-                        if (op.run()) {
-                            counter.increment();
-                            credit--;
+                        int n = op.run();
+                        if (n > 0) {
+                            counter.add(n);
+                            credit -= n;
                         }
                     }
                 } catch (Exception e) {
