@@ -54,6 +54,17 @@ final class GatewayWorld implements AutoCloseable {
         return null;
     }
 
+    /** The guest stack's receive thread and the gateway's event loop thread(s): netstack's side of a run. */
+    java.util.List<Thread> netstackThreads() {
+        java.util.List<Thread> out = Measure.threads(receiveThread());
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("slirp-") && t.isAlive()) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
     @Override
     public void close() {
         guest.close();

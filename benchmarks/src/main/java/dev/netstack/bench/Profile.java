@@ -4,7 +4,7 @@ import dev.netstack.e1000.E1000Config;
 
 /**
  * Runs one netstack workload for a while, for a profiler to watch:
- * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]}.
+ * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]} or {@code gateway - FLOWS SECONDS}.
  */
 public final class Profile {
     private Profile() {
@@ -15,7 +15,14 @@ public final class Profile {
         E1000Config config = args.length > 1 && args[1].equals("irq") ? E1000Config.defaults() : SideBySide.busyPoll();
         int size = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         double seconds = args.length > 3 ? Double.parseDouble(args[3]) : 10;
-        if (what.equals("rtt")) {
+        if (what.equals("gateway")) {
+            int flows = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+            try {
+                System.out.println(Gateway.blast(64, flows, 1, args.length > 3 ? Double.parseDouble(args[3]) : 10));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        } else if (what.equals("rtt")) {
             System.out.println(GuestUdp.pingPong(config, size, 1, seconds));
         } else {
             int burst = args.length > 4 ? Integer.parseInt(args[4]) : 1;

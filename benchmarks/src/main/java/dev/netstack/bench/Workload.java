@@ -75,12 +75,31 @@ final class Workload {
             Op op = senders[i];
             bursts[i] = () -> op.run() ? 1 : 0;
         }
-        return blast(bursts, receiver, extra, stop, warm, measure, window);
+        return blast(bursts, receiver, extra, stop, warm, measure, window, true);
+    }
+
+    /**
+     * As above; {@code accountReceiver} false leaves the receiver thread out of the allocation and CPU
+     * figures (when it is a host server that is not part of what is measured, as in the gateway rows).
+     */
+    static Rate blast(Op[] senders, Op receiver, List<Thread> extra, Runnable stop, double warm, double measure,
+            long window, boolean accountReceiver) {
+        BurstOp[] bursts = new BurstOp[senders.length];
+        for (int i = 0; i < senders.length; i++) {
+            Op op = senders[i];
+            bursts[i] = () -> op.run() ? 1 : 0;
+        }
+        return blast(bursts, receiver, extra, stop, warm, measure, window, accountReceiver);
     }
 
     /** As above with senders that send bursts; a burst may overshoot the window by its size. */
     static Rate blast(BurstOp[] senders, Op receiver, List<Thread> extra, Runnable stop, double warm, double measure,
             long window) {
+        return blast(senders, receiver, extra, stop, warm, measure, window, true);
+    }
+
+    private static Rate blast(BurstOp[] senders, Op receiver, List<Thread> extra, Runnable stop, double warm,
+            double measure, long window, boolean accountReceiver) {
         Measure.Counter[] sent = new Measure.Counter[senders.length];
         Measure.Counter received = new Measure.Counter();
         Thread[] senderThreads = new Thread[senders.length];
@@ -137,7 +156,9 @@ final class Workload {
             t.start();
         }
         List<Thread> accounted = new ArrayList<>(List.of(senderThreads));
-        accounted.add(receiverThread);
+        if (accountReceiver) {
+            accounted.add(receiverThread);
+        }
         accounted.addAll(extra);
 
         Measure.sleepSeconds(warm);
