@@ -70,12 +70,7 @@ final class Workload {
      */
     static Rate blast(Op[] senders, Op receiver, List<Thread> extra, Runnable stop, double warm, double measure,
             long window) {
-        BurstOp[] bursts = new BurstOp[senders.length];
-        for (int i = 0; i < senders.length; i++) {
-            Op op = senders[i];
-            bursts[i] = () -> op.run() ? 1 : 0;
-        }
-        return blast(bursts, receiver, extra, stop, warm, measure, window, true);
+        return blast(senders, receiver, extra, stop, warm, measure, window, true);
     }
 
     /**
@@ -87,7 +82,7 @@ final class Workload {
         BurstOp[] bursts = new BurstOp[senders.length];
         for (int i = 0; i < senders.length; i++) {
             Op op = senders[i];
-            bursts[i] = () -> op.run() ? 1 : 0;
+            bursts[i] = () -> op.run() ? 1 : 0;   // one datagram per step
         }
         return blast(bursts, receiver, extra, stop, warm, measure, window, accountReceiver);
     }
