@@ -133,7 +133,7 @@ public final class NetStack implements AutoCloseable {
         }
         this.busyPollSpinNanos = b.busyPollSpinNanos;
         if (device.busyPoll()) {
-            udp.busyPoll(this::pollDevice, busyPollSpinNanos);
+            udp.busyPoll(this::pollDevice, this::applicationStoppedPolling, busyPollSpinNanos);
         }
         receiveThread = new Thread(this::receiveLoop, "netstack-rx-" + device.name());
         receiveThread.setDaemon(true);
@@ -159,13 +159,14 @@ public final class NetStack implements AutoCloseable {
                 if (!busyPoll) {
                     pipeline.lockInterruptibly();
                 } else if (applicationPolling() && System.nanoTime() - nextTimers < 0) {
-                    // an application thread is polling the device: stand back, wake for the timers
-                    LockSupport.parkNanos(this, APPLICATION_POLL_GRACE_NANOS / 4);
+                    // an application thread is polling the device: stand back for a grace period (it
+                    // unparks us when it stops polling to wait), wake for the timers
+                    LockSupport.parkNanos(this, Math.min(APPLICATION_POLL_GRACE_NANOS, nextTimers - System.nanoTime()));
                     continue;
                 } else if (!pipeline.tryLock()) {
                     // never queue on the lock: the poller's unlock would then have to wake us, a
                     // system call on its hot path
-                    idleSince = busyPollIdle(idleSince);
+                    idleSince = busyPollIdle(idleSince, nextTimers);
                     continue;
                 }
                 try {
@@ -181,7 +182,7 @@ public final class NetStack implements AutoCloseable {
                 }
                 if (received == 0) {
                     if (busyPoll) {
-                        idleSince = busyPollIdle(idleSince);
+                        idleSince = busyPollIdle(idleSince, nextTimers);
                     } else {
                         device.awaitReceive(TIMER_INTERVAL_NANOS);
                     }
@@ -199,17 +200,31 @@ public final class NetStack implements AutoCloseable {
 
     /**
      * Busy-poll mode, nothing received: spin for {@code busyPollSpinNanos} after the last frame, then
-     * poll every {@link #BUSY_POLL_IDLE_PARK_NANOS} only. Receiving application threads poll the
-     * device themselves ({@link #pollDevice()}), so an idle receive thread need not burn a core.
-     * Returns the (unchanged) start of the idle period.
+     * wait for the device's interrupt until the timers are due (a NAPI driver unmasks it for the
+     * wait), so an idle stack costs no CPU. A device that cannot wait returns at once, and then the
+     * thread polls every {@link #BUSY_POLL_IDLE_PARK_NANOS}. Receiving application threads poll the
+     * device themselves ({@link #pollDevice()}). Returns the (unchanged) start of the idle period.
      */
-    private long busyPollIdle(long idleSince) {
-        if (System.nanoTime() - idleSince < busyPollSpinNanos) {
+    private long busyPollIdle(long idleSince, long nextTimers) throws InterruptedException {
+        long now = System.nanoTime();
+        if (now - idleSince < busyPollSpinNanos) {
             Thread.onSpinWait();
-        } else {
+            return idleSince;
+        }
+        long wait = Math.max(0, nextTimers - now);
+        if (!device.awaitReceive(wait) && System.nanoTime() - now < wait / 2) {
             LockSupport.parkNanos(this, BUSY_POLL_IDLE_PARK_NANOS);
         }
         return idleSince;
+    }
+
+    /**
+     * An application thread stopped busy-polling to wait for the receive thread: hand the device back
+     * at once rather than after the grace period.
+     */
+    private void applicationStoppedPolling() {
+        LAST_APPLICATION_POLL.setOpaque(this, Long.MIN_VALUE / 2);
+        LockSupport.unpark(receiveThread);
     }
 
     /** True while an application thread is busy-polling the device: the receive thread stands back. */

@@ -509,15 +509,32 @@ public final class E1000Driver implements NetDevice {
 
     /**
      * Interrupt mode: sleeps until the card asserts its interrupt, then reads ICR (which clears it,
-     * deasserting the line) and returns true. Busy-poll mode returns true at once.
+     * deasserting the line) and returns true.
+     *
+     * <p>Busy-poll mode runs with interrupts masked; a poller that found the ring empty and wants to
+     * sleep calls this, and the driver does what Linux's NAPI does when a poll comes up empty: it
+     * unmasks the receive interrupt for the wait and masks it again after. Causes the card latched
+     * while masked are cleared first and the ring is checked once more, so a frame that arrived
+     * before the unmask is not slept through: it either is in the ring at that check, or it raised
+     * its cause after the clear, and the unmask then asserts the line at once.
      */
     @Override
     public boolean awaitReceive(long timeoutNanos) throws InterruptedException {
-        if (config.busyPoll()) {
-            return !closed;
-        }
         if (closed) {
             return false;
+        }
+        if (config.busyPoll()) {
+            card.read(ICR);   // drop causes latched while masked (nothing reads ICR while polling)
+            if (frameWaiting()) {
+                return true;
+            }
+            card.write(IMS, ICR_RXT0 | ICR_RXO);
+            try {
+                return line.await(timeoutNanos) && !closed;
+            } finally {
+                card.write(IMC, 0xffff_ffff);
+                card.read(ICR);
+            }
         }
         boolean asserted = line.await(timeoutNanos);
         if (closed) {
@@ -527,6 +544,15 @@ public final class E1000Driver implements NetDevice {
             card.read(ICR);
         }
         return asserted;
+    }
+
+    /**
+     * True when the card has filled a descriptor the driver has not taken: RDH moved past the one
+     * after our tail. The waiting thread may not be the one that polls, so it may see an older tail,
+     * which can only make this true (a wake-up that finds nothing), never hide a frame.
+     */
+    private boolean frameWaiting() {
+        return card.read(RDH) != (rxTail + 1) % receiveRingSize;
     }
 
     // =============================================================================================

@@ -65,7 +65,9 @@ public interface NetDevice extends AutoCloseable {
 
     /**
      * Blocks until a frame may be waiting (the receive interrupt), the timeout passes or the device
-     * closes. Returns true when woken for work. Busy-polling devices return at once.
+     * closes. Returns true when woken for work. A busy-polling device is asked this only when polls
+     * came up empty for a while: it may wait for its interrupt (unmasked for the wait, as NAPI does)
+     * or return false at once, and the stack then sleeps briefly between polls instead.
      */
     boolean awaitReceive(long timeoutNanos) throws InterruptedException;
 

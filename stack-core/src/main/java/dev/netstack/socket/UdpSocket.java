@@ -319,6 +319,7 @@ public final class UdpSocket implements AutoCloseable {
                 long waited = System.nanoTime() - start;
                 if (waited >= spin) {
                     remaining = timeoutNanos - waited;
+                    udp.busyPollStopped();   // the stack's receive thread takes the device back now
                     break;
                 }
                 if (Thread.interrupted()) {

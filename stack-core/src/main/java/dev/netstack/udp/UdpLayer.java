@@ -40,6 +40,7 @@ public final class UdpLayer {
     private int boundSockets;                              // guarded by bindLock
     private volatile java.util.function.IntSupplier busyPoller;
     private volatile long busyPollSpinNanos;
+    private volatile Runnable busyPollStopped;
     private volatile Runnable beginBurst;
     private volatile Runnable endBurst;
 
@@ -61,11 +62,21 @@ public final class UdpLayer {
      * Busy-poll: a socket whose queue is empty may call {@code poller} to run the receive pipeline on
      * its own thread (it returns the frames handled, 0 when none or when another thread is running
      * the pipeline), as Linux's SO_BUSY_POLL lets a reader poll the card's queue instead of waiting
-     * for the interrupt and a thread hand-off. Null: sockets only wait. Set once by the stack.
+     * for the interrupt and a thread hand-off; {@code stopped} is told when a socket gives up polling to
+     * wait. Null: sockets only wait. Set once by the stack.
      */
-    public void busyPoll(java.util.function.IntSupplier poller, long spinNanos) {
-        this.busyPoller = poller;
+    public void busyPoll(java.util.function.IntSupplier poller, Runnable stopped, long spinNanos) {
+        this.busyPollStopped = stopped;
         this.busyPollSpinNanos = spinNanos;
+        this.busyPoller = poller;
+    }
+
+    /** Called by a socket that polled and now waits for the stack's receive thread instead. */
+    public void busyPollStopped() {
+        Runnable stopped = busyPollStopped;
+        if (stopped != null) {
+            stopped.run();
+        }
     }
 
     /** The busy-poll hook, or null when sockets only wait. */
