@@ -185,6 +185,13 @@ final class Workload {
         r.sentPerSecond = (sent1 - sent0) / seconds;
         r.loss = sent1 == sent0 ? 0 : Math.max(0, 1 - (double) r.received / (sent1 - sent0));
         r.bytesAllocatedPerDatagram = r.received == 0 ? Double.NaN : (double) Measure.sumDelta(alloc0, alloc1) / r.received;
+        if (System.getenv("BENCH_THREADS") != null) {
+            for (int i = 0; i < accounted.size(); i++) {
+                Thread t = accounted.get(i);
+                System.out.printf("    %s: %.0f ns CPU/dgram, %.1f B/dgram%n", t == null ? "?" : t.getName(),
+                        (double) (cpu1[i] - cpu0[i]) / Math.max(1, r.received), (double) (alloc1[i] - alloc0[i]) / Math.max(1, r.received));
+            }
+        }
         r.cpuNanosPerDatagram = r.received == 0 ? Double.NaN : (double) Measure.sumDelta(cpu0, cpu1) / r.received;
         return r;
     }
