@@ -165,8 +165,9 @@ public final class NetStack implements AutoCloseable {
                     continue;
                 } else if (!pipeline.tryLock()) {
                     // never queue on the lock: the poller's unlock would then have to wake us, a
-                    // system call on its hot path
-                    idleSince = busyPollIdle(idleSince, nextTimers);
+                    // system call on its hot path; and never wait on the device another thread is
+                    // polling (its frames would wake us): look again shortly
+                    LockSupport.parkNanos(this, BUSY_POLL_IDLE_PARK_NANOS);
                     continue;
                 }
                 try {
