@@ -43,6 +43,8 @@ public final class UdpSocket implements AutoCloseable {
     private final long maxQueuedBytes;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Attempts (each a pause of well under a microsecond) before a thread queues on the lock. */
+    private static final int LOCK_SPINS = 100;
     private final Condition arrived = lock.newCondition();
     /**
      * The one receiver allowed to wait by parking (guarded by lock). A condition wait allocates a
@@ -333,7 +335,9 @@ public final class UdpSocket implements AutoCloseable {
             }
         }
         Mbuf datagram;
-        lock.lockInterruptibly();
+        if (!spinForLock()) {
+            lock.lockInterruptibly();
+        }
         try {
             while (true) {
                 ensureOpen();
@@ -385,7 +389,7 @@ public final class UdpSocket implements AutoCloseable {
     /** Non-blocking {@link #receiveFrom}: {@link #NOTHING} when the queue is empty. */
     public long tryReceiveFrom(ByteBuffer target) {
         Mbuf datagram;
-        lock.lock();
+        lockBriefly();
         try {
             ensureOpen();
             throwPendingError();
@@ -445,11 +449,33 @@ public final class UdpSocket implements AutoCloseable {
         return score;
     }
 
+    /**
+     * Takes the queue lock on the data path. The lock guards a few field updates, so a thread that
+     * finds it held (the receive thread delivering while the reader takes a datagram) spins a little
+     * rather than queueing at once: queueing on a {@code ReentrantLock} allocates a wait node and may
+     * park, which per datagram was the last allocation in interrupt mode.
+     */
+    private void lockBriefly() {
+        if (!spinForLock()) {
+            lock.lock();
+        }
+    }
+
+    private boolean spinForLock() {
+        for (int i = 0; i < LOCK_SPINS; i++) {
+            if (lock.tryLock()) {
+                return true;
+            }
+            Thread.onSpinWait();
+        }
+        return false;
+    }
+
     /** Queues a datagram (window = payload, headers in front); drops and counts it when the queue is full. */
     public void deliver(Mbuf datagram) {
         Thread parked = null;
         boolean queued = false;
-        lock.lock();
+        lockBriefly();
         try {
             if (closed) {
                 udp.counters().drop(Drop.UDP_SOCKET_CLOSED);
