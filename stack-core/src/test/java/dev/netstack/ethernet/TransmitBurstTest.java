@@ -127,6 +127,9 @@ class TransmitBurstTest {
         // resolve the peer first, so the burst's frames are not parked in the ARP queue
         socket.sendTo(ByteBuffer.wrap(new byte[] {0}), PEER_IP, 9);
         peer.await(isUdpTo(9), "the first datagram");
+        // the stack counts a frame after the device took it, and the peer may see it first
+        TestPeer.awaitTrue(() -> stack.counters().packetsOut(Layer.ETHERNET) == peer.frames().size(),
+                "every frame so far counted");
         peer.clear();
         synchronized (device) {
             device.bursts.clear();
@@ -143,6 +146,12 @@ class TransmitBurstTest {
 
     private static Predicate<byte[]> isUdpTo(int port) {
         return f -> Frames.isIpv4(f, 17) && (ByteBuffer.wrap(f).getShort(Frames.transportOffset(f) + 2) & 0xffff) == port;
+    }
+
+    private int singles() {
+        synchronized (device) {
+            return device.singles;
+        }
     }
 
     private static ByteBuffer[] numbered(int n) {
@@ -165,13 +174,13 @@ class TransmitBurstTest {
         assertThat(socket.sendTo(payloads, 0, 10, PEER_IP, 7)).isEqualTo(10);
 
         assertThat(device.bursts).containsExactly(10);
-        assertThat(device.singles).isZero();
         List<byte[]> got = peer.awaitCount(isUdpTo(7), 10, "ten datagrams");
         for (int i = 0; i < 10; i++) {
             assertThat(number(got.get(i))).isEqualTo(i);
             assertThat(payloads[i].hasRemaining()).as("payload %d consumed", i).isFalse();
         }
-        assertThat(stack.counters().packetsOut(Layer.ETHERNET) - framesBefore).isEqualTo(10);
+        // frames sent on their own meanwhile (an ARP announcement or retry) are not the burst's
+        assertThat(stack.counters().packetsOut(Layer.ETHERNET) - framesBefore - singles()).isEqualTo(10);
     }
 
     @Test
@@ -197,7 +206,7 @@ class TransmitBurstTest {
 
         assertThat(peer.awaitCount(isUdpTo(7), 3, "three datagrams")).hasSize(3);
         assertThat(stack.counters().drops(Drop.ETHERNET_TX_RING_FULL) - ringFull).isEqualTo(5);
-        assertThat(stack.counters().packetsOut(Layer.ETHERNET) - framesBefore).isEqualTo(3);
+        assertThat(stack.counters().packetsOut(Layer.ETHERNET) - framesBefore - singles()).isEqualTo(3);
         // the five dropped mbufs went back to the pool: close() checks it is whole
     }
 
