@@ -73,10 +73,7 @@ public final class UdpLayer {
 
     /** Called by a socket that polled and now waits for the stack's receive thread instead. */
     public void busyPollStopped() {
-        Runnable stopped = busyPollStopped;
-        if (stopped != null) {
-            stopped.run();
-        }
+        runIfSet(busyPollStopped);
     }
 
     /** The busy-poll hook, or null when sockets only wait. */
@@ -101,17 +98,17 @@ public final class UdpLayer {
 
     /** Opens a transmit burst on the calling thread; match with {@link #endBurst()} in a finally. */
     public void beginBurst() {
-        Runnable begin = beginBurst;
-        if (begin != null) {
-            begin.run();
-        }
+        runIfSet(beginBurst);
     }
 
     /** Closes the calling thread's transmit burst, handing its frames to the device. */
     public void endBurst() {
-        Runnable end = endBurst;
-        if (end != null) {
-            end.run();
+        runIfSet(endBurst);
+    }
+
+    private static void runIfSet(Runnable hook) {
+        if (hook != null) {
+            hook.run();
         }
     }
 
