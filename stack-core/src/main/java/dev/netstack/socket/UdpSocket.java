@@ -318,16 +318,20 @@ public final class UdpSocket implements AutoCloseable {
                 if (poller.getAsInt() > 0) {
                     continue;
                 }
-                long waited = System.nanoTime() - start;
-                if (waited >= spin) {
-                    remaining = timeoutNanos - waited;
-                    udp.busyPollStopped();   // the stack's receive thread takes the device back now
-                    break;
+                ++idle;
+                if ((idle & 15) == 0) {
+                    // the clock costs about as much as an empty poll: read it every 16th miss
+                    long waited = System.nanoTime() - start;
+                    if (waited >= spin) {
+                        remaining = timeoutNanos - waited;
+                        udp.busyPollStopped();   // the stack's receive thread takes the device back now
+                        break;
+                    }
+                    if (Thread.interrupted()) {
+                        throw new InterruptedException();
+                    }
                 }
-                if (Thread.interrupted()) {
-                    throw new InterruptedException();
-                }
-                if ((++idle & 255) == 0) {
+                if ((idle & 255) == 0) {
                     Thread.yield();   // on a busy machine let the peer we wait for run
                 } else {
                     Thread.onSpinWait();
