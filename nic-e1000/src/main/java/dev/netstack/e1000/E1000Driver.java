@@ -287,10 +287,11 @@ public final class E1000Driver implements NetDevice {
     }
 
     /**
-     * A burst: fills a descriptor for each frame that fits and moves TDT once, so the card's transmit
-     * engine runs once for the lot (Linux's {@code xmit_more}, DPDK's {@code tx_burst}). Returns how
-     * many frames the ring took; the rest stay with the caller. Empty frames are dropped, counted and
-     * freed, and count as taken.
+     * A burst: fills a descriptor for each frame and moves TDT once, so the card's transmit engine
+     * runs once for the lot (Linux's {@code xmit_more}, DPDK's {@code tx_burst}). A burst larger than
+     * the free ring moves TDT when the ring fills and goes on with what the card has finished.
+     * Returns how many frames the ring took; the rest stay with the caller. Empty frames are dropped,
+     * counted and freed, and count as taken.
      */
     @Override
     public int transmit(Mbuf[] frames, int offset, int count) {
@@ -298,6 +299,7 @@ public final class E1000Driver implements NetDevice {
             return 0;
         }
         int taken = 0;
+        int kicked = -1;   // the tail last written to TDT during this burst
         txLock.lock();
         try {
             if (closed || (card.read(STATUS) & STATUS_LU) == 0) {
@@ -310,11 +312,19 @@ public final class E1000Driver implements NetDevice {
                     count(Drop.EMPTY_FRAME);
                     frame.free();
                 } else if (!fillLocked(frame)) {
-                    break;
+                    // a burst larger than the free ring: hand the card what is filled, take back
+                    // what it finished, and go on; stop when the card has not freed anything
+                    if (kicked == txTail) {
+                        break;
+                    }
+                    card.write(TDT, txTail);
+                    kicked = txTail;
+                    reclaimLocked();
+                    continue;
                 }
                 taken++;
             }
-            if (taken > 0) {
+            if (taken > 0 && kicked != txTail) {
                 card.write(TDT, txTail);
             }
             return taken;
