@@ -92,15 +92,8 @@ final class NettyUdp {
             rx.close().sync();
             payload.release();
 
-            Workload.Rate r = new Workload.Rate();
-            double seconds = (t1 - t0) / 1e9;
-            r.received = r1 - r0;
-            r.receivedPerSecond = r.received / seconds;
-            r.sentPerSecond = (s1 - s0) / seconds;
-            r.loss = s1 == s0 ? 0 : Math.max(0, 1 - (double) r.received / (s1 - s0));
-            r.bytesAllocatedPerDatagram = r.received == 0 ? Double.NaN : (double) Measure.sumDelta(alloc0, alloc1) / r.received;
-            r.cpuNanosPerDatagram = Double.NaN;
-            return r;
+            // CPU stays unknown: Netty's event loop threads are not accounted
+            return Workload.Rate.of(s1 - s0, r1 - r0, t1 - t0, Measure.sumDelta(alloc0, alloc1));
         } finally {
             senderLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
             receiverLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

@@ -32,6 +32,22 @@ final class Workload {
         double cpuNanosPerDatagram;
         long received;
 
+        /**
+         * A window of {@code nanos} in which {@code sent} datagrams went out, {@code received} arrived and
+         * the accounted threads allocated {@code allocated} bytes; CPU is left unknown (NaN).
+         */
+        static Rate of(long sent, long received, long nanos, long allocated) {
+            Rate r = new Rate();
+            double seconds = nanos / 1e9;
+            r.received = received;
+            r.receivedPerSecond = received / seconds;
+            r.sentPerSecond = sent / seconds;
+            r.loss = sent == 0 ? 0 : Math.max(0, 1 - (double) received / sent);
+            r.bytesAllocatedPerDatagram = received == 0 ? Double.NaN : (double) allocated / received;
+            r.cpuNanosPerDatagram = Double.NaN;
+            return r;
+        }
+
         @Override
         public String toString() {
             return String.format("%,.0f/s received (%,.0f/s sent, loss %.1f%%), %.1f B alloc/dgram, %.0f ns CPU/dgram",
@@ -178,13 +194,7 @@ final class Workload {
         }
         join(receiverThread);
 
-        Rate r = new Rate();
-        double seconds = (t1 - t0) / 1e9;
-        r.received = received1 - received0;
-        r.receivedPerSecond = r.received / seconds;
-        r.sentPerSecond = (sent1 - sent0) / seconds;
-        r.loss = sent1 == sent0 ? 0 : Math.max(0, 1 - (double) r.received / (sent1 - sent0));
-        r.bytesAllocatedPerDatagram = r.received == 0 ? Double.NaN : (double) Measure.sumDelta(alloc0, alloc1) / r.received;
+        Rate r = Rate.of(sent1 - sent0, received1 - received0, t1 - t0, Measure.sumDelta(alloc0, alloc1));
         if (System.getenv("BENCH_THREADS") != null) {
             for (int i = 0; i < accounted.size(); i++) {
                 Thread t = accounted.get(i);
