@@ -67,6 +67,11 @@ final class GatewayWorld implements AutoCloseable {
 
     @Override
     public void close() {
+        if (System.getenv("BENCH_THREADS") != null) {
+            var m = gateway.metrics();
+            System.out.printf("   gateway: %d datagrams to the host, %d of them in %d segmented sends%n",
+                    m.guestToHostPackets(), m.segmentedDatagrams(), m.segmentedSends());
+        }
         guest.close();
         gateway.close();
     }

@@ -19,6 +19,9 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li>{@code netstack.gateway.packets} and {@code netstack.gateway.bytes} (UDP payload bytes) with
  *       {@code direction} = {@code guest_to_host} or {@code host_to_guest};</li>
  *   <li>{@code netstack.gateway.icmp.echo.replies}, {@code netstack.gateway.icmp.errors} sent to the guest;</li>
+ *   <li>{@code netstack.gateway.segmented.sends} and {@code .segmented.packets}: host sends that carried
+ *       several guest datagrams at once (UDP GSO) and the datagrams in them;
+ *       {@code netstack.gateway.segmentation.fallbacks}: flows back to one send per datagram;</li>
  *   <li>{@code netstack.gateway.dns.queries}, {@code .answers}, {@code .failures} as the gateway saw
  *       them (the DNS service's own meters are bound too when it has them);</li>
  *   <li>{@code netstack.gateway.drops} with a bounded {@code reason} tag ({@link DropReason});</li>
@@ -88,6 +91,9 @@ public final class GatewayMetrics implements MeterBinder {
     final LongAdder flowsExpired = new LongAdder();
     final LongAdder flowsEvicted = new LongAdder();
     final LongAdder arpRequests = new LongAdder();
+    final LongAdder segmentedSends = new LongAdder();
+    final LongAdder segmentedDatagrams = new LongAdder();
+    final LongAdder segmentationFallbacks = new LongAdder();
     volatile int openFlows;
 
     private volatile Reassembler reassembler;
@@ -170,6 +176,21 @@ public final class GatewayMetrics implements MeterBinder {
         return arpRequests.sum();
     }
 
+    /** Host sends that carried several guest datagrams as one segmented send (UDP GSO). */
+    public long segmentedSends() {
+        return segmentedSends.sum();
+    }
+
+    /** Guest datagrams that left in segmented sends; the rest of {@link #guestToHostPackets} left one per send. */
+    public long segmentedDatagrams() {
+        return segmentedDatagrams.sum();
+    }
+
+    /** Flows that went back to one send per datagram after a segmented send failed. */
+    public long segmentationFallbacks() {
+        return segmentationFallbacks.sum();
+    }
+
     /** Fragments the gateway's reassembler discarded for {@code reason}. */
     public long reassemblyDrops(Reassembler.DropReason reason) {
         Reassembler r = reassembler;
@@ -194,6 +215,9 @@ public final class GatewayMetrics implements MeterBinder {
         counter(registry, "netstack.gateway.icmp.echo.replies", echoReplies, "packets");
         counter(registry, "netstack.gateway.icmp.errors", icmpErrors, "packets");
         counter(registry, "netstack.gateway.arp.requests", arpRequests, "packets");
+        counter(registry, "netstack.gateway.segmented.sends", segmentedSends, "sends");
+        counter(registry, "netstack.gateway.segmented.packets", segmentedDatagrams, "packets");
+        counter(registry, "netstack.gateway.segmentation.fallbacks", segmentationFallbacks, "flows");
         counter(registry, "netstack.gateway.dns.queries", dnsQueries, "queries");
         counter(registry, "netstack.gateway.dns.answers", dnsAnswers, "responses");
         counter(registry, "netstack.gateway.dns.failures", dnsFailures, "queries");

@@ -1,5 +1,7 @@
 package dev.netstack.bridge;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDatagramChannel;
@@ -7,7 +9,12 @@ import io.netty.channel.epoll.EpollEventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.channel.unix.SegmentedDatagramPacket;
+import io.netty.channel.unix.Socket;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 
 /**
  * Chooses Netty's native epoll transport when it is on the class path and loads on this machine,
@@ -17,6 +24,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
  */
 public final class NettyTransport {
     private static final boolean EPOLL = epollUsable();
+    private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(0);
 
     private NettyTransport() {
     }
@@ -49,5 +57,42 @@ public final class NettyTransport {
             return EpollDatagramChannel.class;
         }
         return NioDatagramChannel.class;
+    }
+
+    /**
+     * True when datagram channels on {@code group} can send many datagrams as one segmented send
+     * (Linux UDP GSO, {@code UDP_SEGMENT}, kernel 4.18 and later): epoll, and a kernel that has it.
+     */
+    public static boolean supportsSegmentation(EventLoopGroup group) {
+        return EPOLL && group instanceof EpollEventLoopGroup && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
+    }
+
+    /**
+     * One write that the kernel splits into datagrams of {@code segmentSize} bytes (the last may be
+     * shorter), for a connected epoll channel: no recipient, so the connected destination is used.
+     * Only when {@link #supportsSegmentation} said so; {@code local} is the channel's own address,
+     * which the envelope needs and the send ignores.
+     */
+    static Object segmentedDatagram(ByteBuf content, int segmentSize, InetSocketAddress local) {
+        return new SegmentedDatagramPacket(content, segmentSize, null, local);
+    }
+
+    /**
+     * Sends an empty datagram on {@code channel} at once, to {@code recipient} or (null) to the
+     * connected destination; false when the transport cannot. Netty's write path skips empty
+     * datagrams, so this goes to the epoll socket directly; flush the channel first to keep order.
+     * Only on the channel's event loop.
+     */
+    static boolean sendEmpty(Channel channel, InetSocketAddress recipient) throws IOException {
+        if (!EPOLL || !(channel instanceof EpollDatagramChannel)) {
+            return false;
+        }
+        Socket socket = (Socket) ((EpollDatagramChannel) channel).fd();
+        if (recipient == null) {
+            socket.send(EMPTY, 0, 0);
+        } else {
+            socket.sendTo(EMPTY, 0, 0, recipient.getAddress(), recipient.getPort());
+        }
+        return true;
     }
 }

@@ -20,9 +20,11 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
@@ -32,13 +34,16 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.io.IOException;
 import java.net.PortUnreachableException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -113,6 +118,10 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     /** Distinct host sockets written between two flushes; a further one flushes them early. */
     private static final int MAX_UNFLUSHED = 64;
     private static final int MAX_DATAGRAM = 65536;
+    /** Most datagrams in one segmented send: the kernel's {@code UDP_MAX_SEGMENTS}. */
+    private static final int MAX_SEGMENTS = 64;
+    /** Most bytes gathered for one segmented send: within the pooled allocator's per-thread cache. */
+    private static final int MAX_BATCH_BYTES = 32 * 1024;
     private static final InetAddress LOOPBACK_INET = Ipv4Address.LOOPBACK.toInetAddress();
 
     // --- configuration -------------------------------------------------------------------------
@@ -146,6 +155,11 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     /** Host channels written but not flushed during the current drain; the event loop only. */
     private final Channel[] unflushed = new Channel[MAX_UNFLUSHED];
     private int unflushedCount;
+    /** True when connected flows gather a drain's datagrams into segmented sends (UDP GSO). */
+    private final boolean segmentation;
+    /** Flows with a gathered batch in the current drain; sent before the host channels are flushed. */
+    private final UdpNatFlow[] batching = new UdpNatFlow[DRAIN_BATCH];
+    private int batchingCount;
     private boolean draining;
     private final Reassembler reassembler;
     private final GatewayMetrics metrics;
@@ -210,6 +224,8 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         this.channelClass = NettyTransport.datagramChannelClass(group);
         this.flowBootstrap = new Bootstrap().group(loop).channel(channelClass)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM));
+        b.hostSocketOptions.forEach((option, value) -> setOption(flowBootstrap, option, value));
+        this.segmentation = b.segmentation && NettyTransport.supportsSegmentation(group);
         this.pool = MbufPool.create(b.buffers);
         this.inbox = new GuestFrameInbox(b.buffers);
         this.reassembler = new Reassembler(32, Math.max(1, b.buffers / 4), Reassembler.DEFAULT_TIMEOUT_NANOS);
@@ -297,6 +313,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                     }
                     onGuestFrame(frame);
                 }
+                sendBatches();
                 flushHostWrites();
                 if (!inbox.isEmpty()) {
                     continue;
@@ -308,17 +325,22 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             }
         } finally {
             draining = false;
+            sendBatches();
             flushHostWrites();
         }
     }
 
     /** Writes {@code message} on {@code channel}, flushed at the end of the current drain (or now). */
     private void writeHost(Channel channel, Object message) {
+        writeHost(channel, message, channel.voidPromise());
+    }
+
+    private void writeHost(Channel channel, Object message, ChannelPromise promise) {
         if (!draining) {
-            channel.writeAndFlush(message, channel.voidPromise());
+            channel.writeAndFlush(message, promise);
             return;
         }
-        channel.write(message, channel.voidPromise());
+        channel.write(message, promise);
         for (int i = unflushedCount - 1; i >= 0; i--) {
             if (unflushed[i] == channel) {
                 return;
@@ -331,11 +353,12 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     }
 
     private void flushHostWrites() {
-        for (int i = 0; i < unflushedCount; i++) {
-            unflushed[i].flush();
-            unflushed[i] = null;
+        // one at a time from the top: a failed send's listener may write (and list a channel) meanwhile
+        while (unflushedCount > 0) {
+            Channel channel = unflushed[--unflushedCount];
+            unflushed[unflushedCount] = null;
+            channel.flush();
         }
-        unflushedCount = 0;
     }
 
     private void onGuestFrame(Mbuf frame) {
@@ -680,14 +703,6 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         flow.lastQuoteLength = Math.min(quoteLength, UdpNatFlow.MAX_QUOTE);
         flow.lastGuestDestination = guestDestination;
 
-        ByteBuf payload = ByteBufAllocator.DEFAULT.directBuffer(payloadLength);
-        // copy through the buffer's own window (restored after) rather than a duplicate per datagram;
-        // the frame's buffer belongs to the event loop here
-        int position = b.position();
-        int limit = b.limit();
-        b.limit(payloadAt + payloadLength).position(payloadAt);
-        payload.writeBytes(b);
-        b.limit(limit).position(position);
         InetSocketAddress recipient = recipient(flow, hostAddress, port);
         metrics.guestToHostPackets.increment();
         metrics.guestToHostBytes.add(payloadLength);
@@ -696,14 +711,24 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             // the host socket is connected to this destination: send the bare payload, no envelope
             Channel channel = flow.channel;
             if (!channel.isActive() || !channel.isWritable()) {
-                payload.release();
                 metrics.drop(channel.isActive() ? DropReason.SEND_QUEUE_FULL : DropReason.SEND_FAILED);
                 return;
             }
-            writeHost(channel, payload);
+            if (segmentation && draining && flow.segmenting && payloadLength > 0 && maxSegments(payloadLength) > 1) {
+                gather(flow, b, payloadAt, payloadLength);
+                return;
+            }
+            sendBatch(flow);   // whatever was gathered goes first: the flow's datagrams keep their order
+            if (payloadLength == 0) {
+                sendEmpty(flow, null);
+                return;
+            }
+            writeHost(channel, copy(b, payloadAt, payloadLength, ByteBufAllocator.DEFAULT.directBuffer(payloadLength)));
             return;
         }
-        DatagramPacket datagram = new DatagramPacket(payload, recipient);
+        sendBatch(flow);
+        DatagramPacket datagram = new DatagramPacket(
+                copy(b, payloadAt, payloadLength, ByteBufAllocator.DEFAULT.directBuffer(payloadLength)), recipient);
         if (!flow.ready) {
             if (flow.waiting.size() >= MAX_WAITING_PER_FLOW) {
                 datagram.release();
@@ -716,6 +741,145 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         writeToHost(flow, datagram);
     }
 
+    /** An empty datagram, which Netty's writes skip: after what the channel holds, straight to its socket. */
+    private void sendEmpty(UdpNatFlow flow, InetSocketAddress recipient) {
+        try {
+            flow.channel.flush();
+            if (!NettyTransport.sendEmpty(flow.channel, recipient)) {
+                metrics.drop(DropReason.UNSUPPORTED);   // NIO: no way to send an empty datagram
+            }
+        } catch (IOException e) {
+            if (isPortUnreachable(e)) {
+                hostRefused(flow);
+            } else {
+                metrics.drop(DropReason.SEND_FAILED);
+            }
+        }
+    }
+
+    /** Appends {@code b}'s bytes [at, at + length) to {@code to}; returns {@code to}. */
+    private static ByteBuf copy(ByteBuffer b, int at, int length, ByteBuf to) {
+        // through the buffer's own window (restored after) rather than a duplicate per datagram;
+        // the frame's buffer belongs to the event loop here
+        int position = b.position();
+        int limit = b.limit();
+        b.limit(at + length).position(at);
+        to.writeBytes(b);
+        b.limit(limit).position(position);
+        return to;
+    }
+
+    // --- segmented sends (UDP GSO) ----------------------------------------------------------------
+    //
+    // During a drain, a connected flow's datagrams of one size are gathered back to back into one
+    // buffer and leave in one sendmsg with UDP_SEGMENT: the kernel runs its output path once for the
+    // lot and splits it into the original datagrams at the end (on loopback, as the receiving socket
+    // queues them). The receiver sees exactly the datagrams the guest sent, in order. A batch ends
+    // at a datagram of another size (a shorter one still joins, as the last), at MAX_SEGMENTS or
+    // MAX_BATCH_BYTES, before any other send of the flow, and at the end of each drain round.
+
+    private static int maxSegments(int segment) {
+        return Math.min(MAX_SEGMENTS, MAX_BATCH_BYTES / segment);
+    }
+
+    private void gather(UdpNatFlow flow, ByteBuffer b, int at, int length) {
+        if (flow.batch != null && length > flow.batchSegment) {
+            sendBatch(flow);
+        }
+        if (flow.batch == null) {
+            if (batchingCount == batching.length) {
+                sendBatches();
+            }
+            flow.batch = ByteBufAllocator.DEFAULT.directBuffer(length * maxSegments(length));
+            flow.batchSegment = length;
+            flow.batchCount = 0;
+            batching[batchingCount++] = flow;
+        }
+        copy(b, at, length, flow.batch);
+        flow.batchCount++;
+        if (length < flow.batchSegment || flow.batchCount == maxSegments(flow.batchSegment)) {
+            sendBatch(flow);   // a short datagram can only be the last segment; or the batch is full
+        }
+    }
+
+    /** Sends every batch gathered in this drain. */
+    private void sendBatches() {
+        for (int i = 0; i < batchingCount; i++) {
+            sendBatch(batching[i]);
+            batching[i] = null;
+        }
+        batchingCount = 0;
+    }
+
+    /** Sends {@code flow}'s gathered datagrams, if any: one segmented write, or a plain one for a single datagram. */
+    private void sendBatch(UdpNatFlow flow) {
+        ByteBuf batch = flow.batch;
+        if (batch == null) {
+            return;
+        }
+        flow.batch = null;
+        Channel channel = flow.channel;
+        if (flow.batchCount == 1) {
+            writeHost(channel, batch);
+            return;
+        }
+        metrics.segmentedSends.increment();
+        metrics.segmentedDatagrams.add(flow.batchCount);
+        batch.retain();   // held until the send is done, to send the datagrams one by one if it fails
+        ChannelPromise promise = channel.newPromise();
+        promise.addListener(new SegmentedSend(flow, batch, flow.batchSegment, flow.batchCount));
+        writeHost(channel, NettyTransport.segmentedDatagram(batch, flow.batchSegment, (InetSocketAddress) channel.localAddress()),
+                promise);
+    }
+
+    /** The end of one segmented send: on failure, counts the loss or sends the datagrams one by one. */
+    private final class SegmentedSend implements ChannelFutureListener {
+        private final UdpNatFlow flow;
+        private final ByteBuf batch;
+        private final int segment;
+        private final int count;
+
+        SegmentedSend(UdpNatFlow flow, ByteBuf batch, int segment, int count) {
+            this.flow = flow;
+            this.batch = batch;
+            this.segment = segment;
+            this.count = count;
+        }
+
+        @Override
+        public void operationComplete(ChannelFuture future) {
+            try {
+                if (future.isSuccess()) {
+                    return;
+                }
+                Throwable cause = future.cause();
+                if (isPortUnreachable(cause)) {   // the kernel sent none of them
+                    for (int i = 1; i < count; i++) {
+                        metrics.drop(DropReason.PORT_UNREACHABLE);
+                    }
+                    hostRefused(flow);
+                    return;
+                }
+                Channel channel = future.channel();
+                if (closed || flow.removed || !channel.isActive()) {
+                    for (int i = 0; i < count; i++) {
+                        metrics.drop(DropReason.SEND_FAILED);
+                    }
+                    return;
+                }
+                // the kernel or the route refuses segmentation (EINVAL, EIO): this flow sends one by one
+                log.debug("gateway {}: segmented send on {} failed, sending its datagrams one by one", name, flow, cause);
+                flow.segmenting = false;
+                metrics.segmentationFallbacks.increment();
+                for (int at = 0, end = batch.writerIndex(); at < end; at += segment) {
+                    writeHost(channel, batch.retainedSlice(at, Math.min(segment, end - at)));
+                }
+            } finally {
+                batch.release();
+            }
+        }
+    }
+
     private static InetSocketAddress recipient(UdpNatFlow flow, int address, int port) {
         if (flow.recipient == null || flow.recipientAddress != address || flow.recipientPort != port) {
             flow.recipient = new InetSocketAddress(Ipv4Address.of(address).toInetAddress(), port);
@@ -723,6 +887,11 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             flow.recipientPort = port;
         }
         return flow.recipient;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> void setOption(Bootstrap bootstrap, ChannelOption<T> option, Object value) {
+        bootstrap.option(option, (T) value);
     }
 
     /** Opens the flow's host socket, bound to loopback for a loopback destination and connected to it. */
@@ -757,13 +926,21 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     private void writeToHost(UdpNatFlow flow, DatagramPacket datagram) {
         Channel channel = flow.channel;
         if (flow.connectedPort != 0 && (flow.recipientAddress != flow.connectedAddress || flow.recipientPort != flow.connectedPort)) {
-            // a second destination from the same guest port: send per datagram from now on
+            // a second destination from the same guest port: send per datagram from now on, once
+            // what was written to the connected destination has gone
+            channel.flush();
             channel.disconnect();
             flow.connectedPort = 0;
         }
         if (!channel.isActive() || !channel.isWritable()) {
             datagram.release();
             metrics.drop(channel.isActive() ? DropReason.SEND_QUEUE_FULL : DropReason.SEND_FAILED);
+            return;
+        }
+        if (!datagram.content().isReadable()) {
+            InetSocketAddress to = flow.connectedPort != 0 ? null : datagram.recipient();
+            datagram.release();
+            sendEmpty(flow, to);
             return;
         }
         writeHost(channel, datagram);
@@ -782,6 +959,10 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 datagram.release();
                 metrics.drop(DropReason.SEND_FAILED);
             }
+        }
+        if (flow.batch != null) {   // evicted or expired in mid-drain: what it gathered still goes
+            sendBatch(flow);
+            flow.channel.flush();
         }
         if (flow.channel != null) {
             flow.channel.close();
@@ -1320,6 +1501,8 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         private EventLoopGroup group;
         private DnsService dnsService;
         private boolean dnsEnabled = true;
+        private boolean segmentation = true;
+        private final Map<ChannelOption<?>, Object> hostSocketOptions = new LinkedHashMap<>();
         private final List<PortForward> forwards = new ArrayList<>();
 
         private Builder() {
@@ -1438,6 +1621,29 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 throw new IllegalArgumentException("the gateway needs at least 16 buffers, asked for " + count);
             }
             this.buffers = count;
+            return this;
+        }
+
+        /**
+         * Whether a flow's datagrams that pile up while the gateway is busy leave the host in segmented
+         * sends (Linux UDP GSO: one system call and one pass through the kernel's output path for up
+         * to 64 datagrams of one size) rather than one send each. Default true; used only where the
+         * kernel and Netty's epoll transport support it. The host's receiver sees the same datagrams
+         * either way. A flow whose segmented send fails (a route that refuses it) sends the datagrams
+         * again one by one and stays with single sends.
+         */
+        public Builder segmentation(boolean enabled) {
+            this.segmentation = enabled;
+            return this;
+        }
+
+        /**
+         * Sets a socket option on every host socket the gateway opens for guest flows, e.g.
+         * {@code ChannelOption.SO_SNDBUF} or {@code ChannelOption.IP_TOS}. Options the transport does
+         * not know are ignored with a warning from Netty.
+         */
+        public <T> Builder hostSocketOption(ChannelOption<T> option, T value) {
+            hostSocketOptions.put(Objects.requireNonNull(option, "option"), Objects.requireNonNull(value, "value"));
             return this;
         }
 

@@ -1,5 +1,6 @@
 package dev.netstack.bridge;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.InetSocketAddress;
@@ -39,6 +40,17 @@ final class UdpNatFlow {
     int recipientPort;
     /** Datagrams sent before the socket was ready. */
     ArrayDeque<DatagramPacket> waiting;
+
+    /**
+     * Datagrams to the connected destination gathered during one drain for a single segmented send
+     * (UDP GSO): {@link #batchCount} payloads of {@link #batchSegment} bytes back to back, the last
+     * possibly shorter. Null when nothing is gathered.
+     */
+    ByteBuf batch;
+    int batchSegment;
+    int batchCount;
+    /** False once a segmented send failed other than by port unreachable: this flow sends one by one. */
+    boolean segmenting = true;
 
     /** The guest's IPv4 header and first 8 payload bytes of its last datagram, quoted in ICMP errors. */
     final byte[] lastQuote = new byte[MAX_QUOTE];

@@ -1,0 +1,176 @@
+package dev.netstack.bridge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.netstack.NetStack;
+import dev.netstack.buffer.MbufPool;
+import dev.netstack.link.VirtualCable;
+import dev.netstack.link.VirtualDevice;
+import dev.netstack.socket.UdpSocket;
+import dev.netstack.testing.PoolChecks;
+import dev.netstack.wire.Ipv4Address;
+import dev.netstack.wire.MacAddress;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.unix.IntegerUnixChannelOption;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Datagrams that pile up while the gateway is busy leave in segmented sends (UDP GSO), and the host's
+ * receiver still gets each one, whole and in order. The gateway's event loop is held up while the
+ * guest sends, so every datagram is waiting when it runs: which batches form is then known exactly.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class SegmentedSendTest {
+    static final Ipv4Address GATEWAY = Ipv4Address.parse("10.0.2.2");
+    /** Linux SOL_SOCKET / SO_NO_CHECK: no UDP checksum, with which the kernel refuses segmented sends. */
+    static final IntegerUnixChannelOption SO_NO_CHECK = new IntegerUnixChannelOption("SO_NO_CHECK", 1, 11);
+
+    EventLoopGroup group;
+    MbufPool guestPool;
+    NetStack guest;
+    SlirpGateway gateway;
+    DatagramChannel host;
+
+    @BeforeEach
+    void open() throws Exception {
+        group = NettyTransport.newEventLoopGroup(1, "test-slirp");
+        assumeTrue(NettyTransport.supportsSegmentation(group), "segmented sends need Linux UDP GSO and Netty's epoll");
+        host = DatagramChannel.open();
+        host.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        host.configureBlocking(false);
+    }
+
+    void start(UnaryOperator<SlirpGateway.Builder> settings) {
+        guestPool = NetStack.newPool(1024, 0);
+        VirtualDevice device = new VirtualDevice("guest", MacAddress.parse("52:54:00:12:34:56"), guestPool);
+        gateway = settings.apply(SlirpGateway.builder().eventLoopGroup(group)).build();
+        VirtualCable.connect(device, gateway);
+        guest = NetStack.builder().device(device).address("10.0.2.15/24").gateway("10.0.2.2").build();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        if (guest != null) {
+            guest.close();
+        }
+        if (gateway != null) {
+            gateway.close();
+            PoolChecks.assertWhole(gateway.pool());
+        }
+        if (guestPool != null) {
+            PoolChecks.assertWhole(guestPool);
+        }
+        if (host != null) {
+            host.close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+
+    /** 100 of 100 bytes, a shorter one, an empty one, 10 of 300 bytes: datagram i starts with i. */
+    static List<Integer> lengths() {
+        List<Integer> lengths = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            lengths.add(100);
+        }
+        lengths.add(40);
+        lengths.add(0);
+        for (int i = 0; i < 10; i++) {
+            lengths.add(300);
+        }
+        return lengths;
+    }
+
+    static ByteBuffer datagram(int index, int length) {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        for (int i = 0; i < length; i++) {
+            b.put((byte) (i < 2 ? index >>> (8 - 8 * i) : index + i));
+        }
+        return b.flip();
+    }
+
+    /**
+     * Opens the flow with one datagram, then sends {@link #lengths()} while the gateway's loop is held
+     * up, and checks that the host gets every one: its length, its bytes, its place.
+     */
+    void sendWhileTheGatewayIsBusyAndReceiveAll() throws Exception {
+        int port = ((InetSocketAddress) host.getLocalAddress()).getPort();
+        try (UdpSocket socket = guest.openUdpSocket(16, 1 << 20).bind(2000)) {
+            socket.sendTo(datagram(0xffff, 10), GATEWAY, port);   // ARP, the flow and its connected host socket
+            assertThat(receive(port).remaining()).isEqualTo(10);
+
+            CountDownLatch release = new CountDownLatch(1);
+            group.next().execute(() -> {
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            List<Integer> lengths = lengths();
+            try {
+                for (int i = 0; i < lengths.size(); i++) {
+                    socket.sendTo(datagram(i, lengths.get(i)), GATEWAY, port);
+                }
+            } finally {
+                release.countDown();
+            }
+            for (int i = 0; i < lengths.size(); i++) {
+                ByteBuffer got = receive(port);
+                assertThat(got).as("datagram %d", i).isEqualTo(datagram(i, lengths.get(i)));
+            }
+        }
+        assertThat(gateway.metrics().guestToHostPackets()).isEqualTo(1 + lengths().size());
+    }
+
+    ByteBuffer receive(int port) throws Exception {
+        ByteBuffer in = ByteBuffer.allocate(2048);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (host.receive(in) == null) {
+            assertThat(System.nanoTime()).as("a datagram on port %d within 5 s", port).isLessThan(deadline);
+            Thread.sleep(1);
+        }
+        return in.flip();
+    }
+
+    @Test
+    void datagramsOfOneSizeLeaveTogetherAndArriveOneByOneInOrder() throws Exception {
+        start(b -> b);
+        sendWhileTheGatewayIsBusyAndReceiveAll();
+        // 64 of 100 B (a full batch); 36 of 100 B with the 40 B one as their last; the empty datagram
+        // alone; 10 of 300 B
+        assertThat(gateway.metrics().segmentedSends()).isEqualTo(3);
+        assertThat(gateway.metrics().segmentedDatagrams()).isEqualTo(64 + 37 + 10);
+        assertThat(gateway.metrics().segmentationFallbacks()).isZero();
+    }
+
+    @Test
+    void withSegmentationOffEveryDatagramLeavesAlone() throws Exception {
+        start(b -> b.segmentation(false));
+        sendWhileTheGatewayIsBusyAndReceiveAll();
+        assertThat(gateway.metrics().segmentedSends()).isZero();
+        assertThat(gateway.metrics().segmentedDatagrams()).isZero();
+    }
+
+    @Test
+    void aSegmentedSendTheKernelRefusesIsSentAgainOneByOne() throws Exception {
+        // without a UDP checksum the kernel refuses UDP_SEGMENT (EINVAL), while single sends still go
+        start(b -> b.hostSocketOption(SO_NO_CHECK, 1));
+        sendWhileTheGatewayIsBusyAndReceiveAll();
+        assertThat(gateway.metrics().segmentedSends()).isEqualTo(1);   // the first batch of 64; then one by one
+        assertThat(gateway.metrics().segmentationFallbacks()).isEqualTo(1);
+        assertThat(gateway.metrics().drops(GatewayMetrics.DropReason.SEND_FAILED)).isZero();
+    }
+}
