@@ -160,6 +160,9 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     /** Flows with a gathered batch in the current drain; sent before the host channels are flushed. */
     private final UdpNatFlow[] batching = new UdpNatFlow[DRAIN_BATCH];
     private int batchingCount;
+    /** Buffers for single datagrams to the host and for gathered batches, reused once written. */
+    private final HostSendBuffers datagramBuffers = new HostSendBuffers(256, 2048);
+    private final HostSendBuffers batchBuffers = new HostSendBuffers(32, MAX_BATCH_BYTES);
     private boolean draining;
     private final Reassembler reassembler;
     private final GatewayMetrics metrics;
@@ -723,12 +726,12 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 sendEmpty(flow, null);
                 return;
             }
-            writeHost(channel, copy(b, payloadAt, payloadLength, ByteBufAllocator.DEFAULT.directBuffer(payloadLength)));
+            writeHost(channel, copy(b, payloadAt, payloadLength, datagramBuffers.take(payloadLength)));
             return;
         }
         sendBatch(flow);
         DatagramPacket datagram = new DatagramPacket(
-                copy(b, payloadAt, payloadLength, ByteBufAllocator.DEFAULT.directBuffer(payloadLength)), recipient);
+                copy(b, payloadAt, payloadLength, datagramBuffers.take(payloadLength)), recipient);
         if (!flow.ready) {
             if (flow.waiting.size() >= MAX_WAITING_PER_FLOW) {
                 datagram.release();
@@ -790,7 +793,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             if (batchingCount == batching.length) {
                 sendBatches();
             }
-            flow.batch = ByteBufAllocator.DEFAULT.directBuffer(length * maxSegments(length));
+            flow.batch = batchBuffers.take(length * maxSegments(length));
             flow.batchSegment = length;
             flow.batchCount = 0;
             batching[batchingCount++] = flow;
@@ -1164,9 +1167,8 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 metrics.drop(channel.isActive() ? DropReason.SEND_QUEUE_FULL : DropReason.SEND_FAILED);
                 return true;
             }
-            ByteBuf payload = channel.alloc().directBuffer(payloadLength);
-            payload.writeBytes(b.duplicate().limit(payloadAt + payloadLength).position(payloadAt));
-            channel.writeAndFlush(new DatagramPacket(payload, client.address), channel.voidPromise());
+            ByteBuf payload = copy(b, payloadAt, payloadLength, datagramBuffers.take(payloadLength));
+            writeHost(channel, new DatagramPacket(payload, client.address));
             metrics.guestToHostPackets.increment();
             metrics.guestToHostBytes.add(payloadLength);
             return true;
@@ -1457,6 +1459,8 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                     waitCount--;
                 }
                 reassembler.clear();
+                datagramBuffers.release();
+                batchBuffers.release();
                 return 0;
             }, 0);
         } finally {

@@ -1,0 +1,62 @@
+package dev.netstack.bridge;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+
+/**
+ * Direct buffers for the gateway's host writes, used again once Netty has written them, so that a
+ * relayed datagram allocates nothing: not a buffer, and not the stack trace Netty's leak detector
+ * records for a sample of new buffers.
+ *
+ * <p>The gateway keeps one reference to each buffer for good; a write hands Netty a second one,
+ * which Netty releases when the write is done or failed. A buffer back at one reference is free.
+ * Slots are tried in turn from where the last one was taken (writes mostly finish in the order they
+ * were made); when the next few are all still in flight, a buffer of Netty's pool serves instead, so
+ * a burst larger than the slots is never held back. Everything runs on the gateway's event loop.
+ */
+final class HostSendBuffers {
+    /** Slots looked at before giving up on reuse for one take. */
+    private static final int PROBES = 4;
+
+    private final ByteBuf[] slots;
+    private final int bufferSize;
+    private int next;
+
+    HostSendBuffers(int count, int bufferSize) {
+        this.slots = new ByteBuf[count];
+        this.bufferSize = bufferSize;
+    }
+
+    /**
+     * An empty buffer of at least {@code size} bytes for one write; Netty's release after the write
+     * hands it back. Buffers larger than the slots' come from Netty's pool.
+     */
+    ByteBuf take(int size) {
+        if (size > bufferSize) {
+            return ByteBufAllocator.DEFAULT.directBuffer(size);
+        }
+        for (int probe = 0; probe < PROBES; probe++) {
+            int slot = next;
+            next = next + 1 == slots.length ? 0 : next + 1;
+            ByteBuf buffer = slots[slot];
+            if (buffer == null) {
+                buffer = ByteBufAllocator.DEFAULT.directBuffer(bufferSize, bufferSize);
+                slots[slot] = buffer;
+            } else if (buffer.refCnt() != 1) {
+                continue;   // still on its way out
+            }
+            return buffer.clear().retain();
+        }
+        return ByteBufAllocator.DEFAULT.directBuffer(size);
+    }
+
+    /** Gives the buffers back to Netty's pool; those still in flight go back when their writes end. */
+    void release() {
+        for (int i = 0; i < slots.length; i++) {
+            if (slots[i] != null) {
+                slots[i].release();
+                slots[i] = null;
+            }
+        }
+    }
+}
