@@ -45,14 +45,20 @@ final class Gateway {
         System.out.println();
 
         System.out.println("7. growth: NAT flows in the gateway (guest sockets round robin to one host server)");
-        Workload.Rate first = null;
-        for (int flows : h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000}) {
-            Workload.Rate r = blast(64, flows, h.warm, h.measure);
-            h.progress(flows + " flows", r);
-            if (first == null) {
-                first = r;
+        // once with the gateway's defaults, where one busy flow shares segmented sends and many flows
+        // round robin cannot (one host socket, so one system call, per flow); once with single sends,
+        // where the cost is the gateway's own per flow: its table, its sockets
+        for (boolean segmentation : new boolean[] {true, false}) {
+            String suffix = segmentation ? "" : "-single";
+            Workload.Rate first = null;
+            for (int flows : h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000}) {
+                Workload.Rate r = blast(64, flows, segmentation, h.warm, h.measure);
+                h.progress(flows + " flows" + (segmentation ? "" : ", single sends"), r);
+                if (first == null) {
+                    first = r;
+                }
+                h.growthRow("7.flows-" + flows + suffix, flows + " NAT flows" + (segmentation ? "" : ", single sends"), r, first);
             }
-            h.growthRow("7.flows-" + flows, flows + " NAT flows", r, first);
         }
         System.out.println();
     }
@@ -66,9 +72,13 @@ final class Gateway {
 
     /** {@code flows} guest sockets send round robin through the gateway to one host server. */
     static Workload.Rate blast(int size, int flows, double warm, double measure) throws IOException {
+        return blast(size, flows, true, warm, measure);
+    }
+
+    static Workload.Rate blast(int size, int flows, boolean segmentation, double warm, double measure) throws IOException {
         DatagramChannel server = hostServer();
         int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
-        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, null)) {
+        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, null, segmentation)) {
             UdpSocket[] sockets = new UdpSocket[flows];
             ByteBuffer payload = ByteBuffer.allocateDirect(size);
             int gateway = SlirpGateway.DEFAULT_GATEWAY.bits();

@@ -21,13 +21,18 @@ final class GatewayWorld implements AutoCloseable {
     final NetStack guest;
 
     GatewayWorld(E1000Config config, int maxFlows, DnsService dns) {
+        this(config, maxFlows, dns, true);
+    }
+
+    GatewayWorld(E1000Config config, int maxFlows, DnsService dns, boolean segmentation) {
         int buffers = config.receiveRingSize() + config.transmitRingSize() + 2048;
         DmaMemory memory = DmaMemory.allocate(buffers * Mbuf.SIZE + (1 << 20));
         pool = MbufPool.carve(memory, buffers, false);
         MacAddress mac = MacAddress.parse("52:54:00:12:34:56");
         card = new E1000Device(memory, mac);
         driver = new E1000Driver(card, memory, pool, mac, config.withName("bench-guest"));
-        SlirpGateway.Builder b = SlirpGateway.builder().maxFlows(maxFlows).buffers(4096);
+        SlirpGateway.Builder b = SlirpGateway.builder().maxFlows(maxFlows).buffers(4096)
+                .segmentation(segmentation);
         if (dns != null) {
             b.dnsService(dns);
         } else {
