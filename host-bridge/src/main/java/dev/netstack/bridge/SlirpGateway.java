@@ -115,8 +115,12 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     private static final int MAX_WAITING_PER_FLOW = 64;
     /** Guest frames handled between two flushes of the host sockets. */
     private static final int DRAIN_BATCH = 64;
-    /** Distinct host sockets written between two flushes; a further one flushes them early. */
-    private static final int MAX_UNFLUSHED = 64;
+    /**
+     * Host writes between two flushes; one more flushes them early. Netty recycles each write's
+     * outbound-buffer entry through a per-thread batch of 32: more entries released by one flush
+     * spill into a queue that allocates a fresh chunk each time it wraps.
+     */
+    private static final int MAX_UNFLUSHED = 32;
     private static final int MAX_DATAGRAM = 65536;
     /** Most datagrams in one segmented send: the kernel's {@code UDP_MAX_SEGMENTS}. */
     private static final int MAX_SEGMENTS = 64;
@@ -130,6 +134,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     private final int gatewayIp;
     private final int dnsIp;
     private final int guestIp;
+    private final int broadcastIp;
     private final long gatewayMac;
     private final long dnsMac;
     private final int mtu;
@@ -155,6 +160,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     /** Host channels written but not flushed during the current drain; the event loop only. */
     private final Channel[] unflushed = new Channel[MAX_UNFLUSHED];
     private int unflushedCount;
+    private int unflushedWrites;
     /** True when connected flows gather a drain's datagrams into segmented sends (UDP GSO). */
     private final boolean segmentation;
     /** Flows with a gathered batch in the current drain; sent before the host channels are flushed. */
@@ -210,6 +216,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         this.gatewayIp = b.gateway.bits();
         this.dnsIp = b.dns.bits();
         this.guestIp = b.guest.bits();
+        this.broadcastIp = b.network.broadcast().bits();
         this.gatewayMac = b.gatewayMac.bits();
         this.dnsMac = b.dnsMac.bits();
         this.mtu = b.mtu;
@@ -344,18 +351,20 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             return;
         }
         channel.write(message, promise);
-        for (int i = unflushedCount - 1; i >= 0; i--) {
-            if (unflushed[i] == channel) {
-                return;
-            }
+        boolean listed = false;
+        for (int i = unflushedCount - 1; i >= 0 && !listed; i--) {
+            listed = unflushed[i] == channel;
         }
-        if (unflushedCount == unflushed.length) {
+        if (!listed) {
+            unflushed[unflushedCount++] = channel;   // at most MAX_UNFLUSHED: one per write
+        }
+        if (++unflushedWrites == MAX_UNFLUSHED) {
             flushHostWrites();
         }
-        unflushed[unflushedCount++] = channel;
     }
 
     private void flushHostWrites() {
+        unflushedWrites = 0;
         // one at a time from the top: a failed send's listener may write (and list a channel) meanwhile
         while (unflushedCount > 0) {
             Channel channel = unflushed[--unflushedCount];
@@ -446,7 +455,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     /** True for an address a guest may have: on the network and not one of the gateway's. */
     private boolean isGuestSide(int address) {
         return address != 0 && network.contains(address) && address != gatewayIp && address != dnsIp
-                && address != network.broadcast().bits();
+                && address != broadcastIp;
     }
 
     private void learn(int address, long mac) {
@@ -793,10 +802,16 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             if (batchingCount == batching.length) {
                 sendBatches();
             }
-            flow.batch = batchBuffers.take(length * maxSegments(length));
+            // a lone datagram (the common case with many flows) needs no batch-sized buffer
+            flow.batch = datagramBuffers.take(length);
             flow.batchSegment = length;
             flow.batchCount = 0;
             batching[batchingCount++] = flow;
+        } else if (flow.batchCount == 1) {
+            ByteBuf batch = batchBuffers.take(flow.batchSegment * maxSegments(flow.batchSegment));
+            batch.writeBytes(flow.batch);
+            flow.batch.release();   // back to its ring
+            flow.batch = batch;
         }
         copy(b, at, length, flow.batch);
         flow.batchCount++;
