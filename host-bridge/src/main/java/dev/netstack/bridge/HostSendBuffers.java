@@ -13,18 +13,49 @@ import io.netty.buffer.ByteBufAllocator;
  * Slots are tried in turn from where the last one was taken (writes mostly finish in the order they
  * were made); when the next few are all still in flight, a buffer of Netty's pool serves instead, so
  * a burst larger than the slots is never held back. Everything runs on the gateway's event loop.
+ *
+ * <p>A slot also keeps the message object last made around its buffer ({@link #envelope}), so a
+ * segmented send that reuses a buffer reuses its envelope too.
  */
 final class HostSendBuffers {
     /** Slots looked at before giving up on reuse for one take. */
     private static final int PROBES = 4;
 
     private final ByteBuf[] slots;
+    private final Object[] envelopes;
+    private final int[] envelopeKeys;
     private final int bufferSize;
     private int next;
 
     HostSendBuffers(int count, int bufferSize) {
         this.slots = new ByteBuf[count];
+        this.envelopes = new Object[count];
+        this.envelopeKeys = new int[count];
         this.bufferSize = bufferSize;
+    }
+
+    /**
+     * The message around {@code buffer} for {@code key} (a segment size): the one made last time for
+     * this buffer's slot and key, or a new one from {@code make}, kept for next time. The message must
+     * release exactly its buffer when Netty releases it. A buffer from Netty's pool gets a new one.
+     */
+    Object envelope(ByteBuf buffer, int key, EnvelopeMaker make) {
+        for (int slot = 0; slot < slots.length; slot++) {
+            if (slots[slot] == buffer) {
+                if (envelopes[slot] == null || envelopeKeys[slot] != key) {
+                    envelopes[slot] = make.make(buffer, key);
+                    envelopeKeys[slot] = key;
+                }
+                return envelopes[slot];
+            }
+        }
+        return make.make(buffer, key);
+    }
+
+    /** Makes the message that carries a buffer: {@code (buffer, key) -> message}. */
+    @FunctionalInterface
+    interface EnvelopeMaker {
+        Object make(ByteBuf buffer, int key);
     }
 
     /**
@@ -56,6 +87,7 @@ final class HostSendBuffers {
             if (slots[i] != null) {
                 slots[i].release();
                 slots[i] = null;
+                envelopes[i] = null;
             }
         }
     }

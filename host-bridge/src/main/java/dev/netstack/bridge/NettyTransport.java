@@ -67,14 +67,18 @@ public final class NettyTransport {
         return EPOLL && group instanceof EpollEventLoopGroup && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
     }
 
+    /** Stands in as the sender of segmented-send envelopes, which need an address; the send ignores it. */
+    private static final InetSocketAddress NO_ADDRESS = new InetSocketAddress(0);
+
     /**
      * One write that the kernel splits into datagrams of {@code segmentSize} bytes (the last may be
      * shorter), for a connected epoll channel: no recipient, so the connected destination is used.
-     * Only when {@link #supportsSegmentation} said so; {@code local} is the channel's own address,
-     * which the envelope needs and the send ignores.
+     * The envelope holds nothing of a flow, so one may be written again on any flow's channel once
+     * Netty has released it (and so its content) after the last write. Only when
+     * {@link #supportsSegmentation} said so.
      */
-    static Object segmentedDatagram(ByteBuf content, int segmentSize, InetSocketAddress local) {
-        return new SegmentedDatagramPacket(content, segmentSize, null, local);
+    static Object segmentedDatagram(ByteBuf content, int segmentSize) {
+        return new SegmentedDatagramPacket(content, segmentSize, null, NO_ADDRESS);
     }
 
     /**

@@ -843,11 +843,31 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         }
         metrics.segmentedSends.increment();
         metrics.segmentedDatagrams.add(flow.batchCount);
+        Object envelope = batchBuffers.envelope(batch, flow.batchSegment, NettyTransport::segmentedDatagram);
+        if (flow.segmentingVerified) {
+            // this socket has sent segmented: no promise to allocate; a failure reaches FlowHandler
+            flow.lastSegmentedCount = flow.batchCount;
+            writeHost(channel, envelope);
+            return;
+        }
         batch.retain();   // held until the send is done, to send the datagrams one by one if it fails
         ChannelPromise promise = channel.newPromise();
         promise.addListener(new SegmentedSend(flow, batch, flow.batchSegment, flow.batchCount));
-        writeHost(channel, NettyTransport.segmentedDatagram(batch, flow.batchSegment, (InetSocketAddress) channel.localAddress()),
-                promise);
+        writeHost(channel, envelope, promise);
+    }
+
+    /**
+     * A segmented send failed on a socket where one had succeeded (its route changed): which send it
+     * was is not known, so the datagrams of the flow's last one are counted as lost, and the flow
+     * goes back to one send per datagram.
+     */
+    private void segmentedSendFailed(UdpNatFlow flow, Throwable cause) {
+        log.debug("gateway {}: segmented send on {} failed, sending one by one from now on", name, flow, cause);
+        flow.segmenting = false;
+        metrics.segmentationFallbacks.increment();
+        for (int i = 0; i < flow.lastSegmentedCount; i++) {
+            metrics.drop(DropReason.SEND_FAILED);
+        }
     }
 
     /** The end of one segmented send: on failure, counts the loss or sends the datagrams one by one. */
@@ -868,6 +888,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         public void operationComplete(ChannelFuture future) {
             try {
                 if (future.isSuccess()) {
+                    flow.segmentingVerified = true;
                     return;
                 }
                 Throwable cause = future.cause();
@@ -1047,6 +1068,8 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             if (isPortUnreachable(cause)) {
                 hostRefused(flow);
+            } else if (flow.segmenting && flow.segmentingVerified) {
+                segmentedSendFailed(flow, cause);
             } else {
                 metrics.drop(DropReason.SEND_FAILED);
                 log.debug("gateway {}: host socket of {} failed", name, flow, cause);

@@ -51,6 +51,13 @@ final class UdpNatFlow {
     int batchCount;
     /** False once a segmented send failed other than by port unreachable: this flow sends one by one. */
     boolean segmenting = true;
+    /**
+     * True once a segmented send on this socket succeeded: later ones are written without a promise
+     * of their own, and a failure among them reaches the flow's handler instead.
+     */
+    boolean segmentingVerified;
+    /** Datagrams in the flow's last segmented send written without a promise. */
+    int lastSegmentedCount;
 
     /** The guest's IPv4 header and first 8 payload bytes of its last datagram, quoted in ICMP errors. */
     final byte[] lastQuote = new byte[MAX_QUOTE];
