@@ -1068,7 +1068,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             if (isPortUnreachable(cause)) {
                 hostRefused(flow);
-            } else if (flow.segmenting && flow.segmentingVerified) {
+            } else if (flow.segmenting && flow.segmentingVerified && !flow.removed && !closed) {
                 segmentedSendFailed(flow, cause);
             } else {
                 metrics.drop(DropReason.SEND_FAILED);
