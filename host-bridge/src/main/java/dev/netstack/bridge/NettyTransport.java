@@ -25,6 +25,8 @@ import java.nio.ByteBuffer;
 public final class NettyTransport {
     private static final boolean EPOLL = epollUsable();
     private static final ByteBuffer EMPTY = ByteBuffer.allocateDirect(0);
+    /** Stands in as the sender of segmented-send envelopes, which need an address; the send ignores it. */
+    private static final InetSocketAddress NO_ADDRESS = new InetSocketAddress(0);
 
     private NettyTransport() {
     }
@@ -66,9 +68,6 @@ public final class NettyTransport {
     public static boolean supportsSegmentation(EventLoopGroup group) {
         return EPOLL && group instanceof EpollEventLoopGroup && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
     }
-
-    /** Stands in as the sender of segmented-send envelopes, which need an address; the send ignores it. */
-    private static final InetSocketAddress NO_ADDRESS = new InetSocketAddress(0);
 
     /**
      * One write that the kernel splits into datagrams of {@code segmentSize} bytes (the last may be
