@@ -157,6 +157,59 @@ class SegmentedSendTest {
     }
 
     @Test
+    void aFlowEvictedWhileItsDatagramsAreGatheredStillSendsThem() throws Exception {
+        start(b -> b.maxFlows(4));
+        int port = ((InetSocketAddress) host.getLocalAddress()).getPort();
+        UdpSocket[] sockets = new UdpSocket[5];
+        try {
+            for (int i = 0; i < sockets.length; i++) {
+                sockets[i] = guest.openUdpSocket().bind(3000 + i);
+            }
+            for (int i = 0; i < 4; i++) {   // four flows, their host sockets connected: the table is full
+                sockets[i].sendTo(datagram(i << 8, 20), GATEWAY, port);
+                assertThat(receive(port).remaining()).isEqualTo(20);
+            }
+            CountDownLatch release = new CountDownLatch(1);
+            group.next().execute(() -> {
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            try {
+                for (int i = 0; i < 4; i++) {   // two each, gathered in the next drain
+                    sockets[i].sendTo(datagram(i << 8 | 1, 100), GATEWAY, port);
+                    sockets[i].sendTo(datagram(i << 8 | 2, 100), GATEWAY, port);
+                }
+                // a fifth flow in the same drain evicts the first while its two datagrams are gathered
+                sockets[4].sendTo(datagram(4 << 8 | 1, 100), GATEWAY, port);
+            } finally {
+                release.countDown();
+            }
+            java.util.Set<ByteBuffer> expected = new java.util.HashSet<>();
+            for (int i = 0; i < 4; i++) {
+                expected.add(datagram(i << 8 | 1, 100));
+                expected.add(datagram(i << 8 | 2, 100));
+            }
+            expected.add(datagram(4 << 8 | 1, 100));
+            java.util.Set<ByteBuffer> got = new java.util.HashSet<>();
+            for (int i = 0; i < expected.size(); i++) {
+                got.add(receive(port));
+            }
+            assertThat(got).isEqualTo(expected);
+            assertThat(gateway.metrics().flowsEvicted()).isEqualTo(1);
+            assertThat(gateway.metrics().drops(GatewayMetrics.DropReason.SEND_FAILED)).isZero();
+        } finally {
+            for (UdpSocket socket : sockets) {
+                if (socket != null) {
+                    socket.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void withSegmentationOffEveryDatagramLeavesAlone() throws Exception {
         start(b -> b.segmentation(false));
         sendWhileTheGatewayIsBusyAndReceiveAll();
