@@ -111,14 +111,7 @@ class SegmentedSendTest {
             socket.sendTo(datagram(0xffff, 10), GATEWAY, port);   // ARP, the flow and its connected host socket
             assertThat(receive(port).remaining()).isEqualTo(10);
 
-            CountDownLatch release = new CountDownLatch(1);
-            group.next().execute(() -> {
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+            CountDownLatch release = holdTheGatewaysLoop();
             List<Integer> lengths = lengths();
             try {
                 for (int i = 0; i < lengths.size(); i++) {
@@ -133,6 +126,19 @@ class SegmentedSendTest {
             }
         }
         assertThat(gateway.metrics().guestToHostPackets()).isEqualTo(1 + lengths().size());
+    }
+
+    /** Keeps the gateway's event loop busy until the latch is counted down: guest frames queue up meanwhile. */
+    CountDownLatch holdTheGatewaysLoop() {
+        CountDownLatch release = new CountDownLatch(1);
+        group.next().execute(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        return release;
     }
 
     ByteBuffer receive(int port) throws Exception {
@@ -169,14 +175,7 @@ class SegmentedSendTest {
                 sockets[i].sendTo(datagram(i << 8, 20), GATEWAY, port);
                 assertThat(receive(port).remaining()).isEqualTo(20);
             }
-            CountDownLatch release = new CountDownLatch(1);
-            group.next().execute(() -> {
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+            CountDownLatch release = holdTheGatewaysLoop();
             try {
                 for (int i = 0; i < 4; i++) {   // two each, gathered in the next drain
                     sockets[i].sendTo(datagram(i << 8 | 1, 100), GATEWAY, port);
