@@ -3,12 +3,8 @@ package dev.netstack.bridge;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.netstack.NetStack;
-import dev.netstack.buffer.MbufPool;
-import dev.netstack.link.VirtualCable;
-import dev.netstack.link.VirtualDevice;
 import dev.netstack.socket.UdpSocket;
 import dev.netstack.wire.Ipv4Address;
-import dev.netstack.wire.MacAddress;
 import io.netty.channel.EventLoopGroup;
 import java.lang.management.ManagementFactory;
 import java.net.DatagramPacket;
@@ -39,11 +35,10 @@ class GatewayAllocationTest {
     @CsvSource({"1, false", "100, false", "1, true"})
     void aWarmGatewayAllocatesNothingPerDatagram(int flows, boolean segmentation) throws Exception {
         EventLoopGroup group = NettyTransport.newEventLoopGroup(1, "alloc-slirp");
-        MbufPool guestPool = NetStack.newPool(1024, 0);
-        VirtualDevice device = new VirtualDevice("guest", MacAddress.parse("52:54:00:12:34:56"), guestPool);
-        SlirpGateway gateway = SlirpGateway.builder().eventLoopGroup(group).segmentation(segmentation).dnsEnabled(false).build();
-        VirtualCable.connect(device, gateway);
-        NetStack guest = NetStack.builder().device(device).address("10.0.2.15/24").gateway("10.0.2.2").build();
+        GuestBehindGateway rig = new GuestBehindGateway(
+                SlirpGateway.builder().eventLoopGroup(group).segmentation(segmentation).dnsEnabled(false));
+        NetStack guest = rig.guest;
+        SlirpGateway gateway = rig.gateway;
         DatagramChannel host = DatagramChannel.open();
         try {
             host.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
@@ -72,8 +67,7 @@ class GatewayAllocationTest {
                     .isLessThan(0.5);
         } finally {
             host.close();
-            guest.close();
-            gateway.close();
+            rig.close();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
     }

@@ -4,13 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.netstack.NetStack;
-import dev.netstack.buffer.MbufPool;
-import dev.netstack.link.VirtualCable;
-import dev.netstack.link.VirtualDevice;
 import dev.netstack.socket.UdpSocket;
-import dev.netstack.testing.PoolChecks;
 import dev.netstack.wire.Ipv4Address;
-import dev.netstack.wire.MacAddress;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.unix.IntegerUnixChannelOption;
 import java.net.InetAddress;
@@ -39,7 +34,7 @@ class SegmentedSendTest {
     static final IntegerUnixChannelOption SO_NO_CHECK = new IntegerUnixChannelOption("SO_NO_CHECK", 1, 11);
 
     EventLoopGroup group;
-    MbufPool guestPool;
+    GuestBehindGateway rig;
     NetStack guest;
     SlirpGateway gateway;
     DatagramChannel host;
@@ -54,24 +49,15 @@ class SegmentedSendTest {
     }
 
     void start(UnaryOperator<SlirpGateway.Builder> settings) {
-        guestPool = NetStack.newPool(1024, 0);
-        VirtualDevice device = new VirtualDevice("guest", MacAddress.parse("52:54:00:12:34:56"), guestPool);
-        gateway = settings.apply(SlirpGateway.builder().eventLoopGroup(group)).build();
-        VirtualCable.connect(device, gateway);
-        guest = NetStack.builder().device(device).address("10.0.2.15/24").gateway("10.0.2.2").build();
+        rig = new GuestBehindGateway(settings.apply(SlirpGateway.builder().eventLoopGroup(group)));
+        guest = rig.guest;
+        gateway = rig.gateway;
     }
 
     @AfterEach
     void close() throws Exception {
-        if (guest != null) {
-            guest.close();
-        }
-        if (gateway != null) {
-            gateway.close();
-            PoolChecks.assertWhole(gateway.pool());
-        }
-        if (guestPool != null) {
-            PoolChecks.assertWhole(guestPool);
+        if (rig != null) {
+            rig.close();
         }
         if (host != null) {
             host.close();

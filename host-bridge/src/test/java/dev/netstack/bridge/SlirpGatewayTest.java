@@ -5,16 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.netstack.NetStack;
 import dev.netstack.bridge.GatewayMetrics.DropReason;
-import dev.netstack.buffer.MbufPool;
 import dev.netstack.icmp.PingReply;
-import dev.netstack.link.VirtualCable;
-import dev.netstack.link.VirtualDevice;
 import dev.netstack.socket.HostUnreachableException;
 import dev.netstack.socket.PortUnreachableException;
 import dev.netstack.socket.UdpSocket;
-import dev.netstack.testing.PoolChecks;
 import dev.netstack.wire.Ipv4Address;
-import dev.netstack.wire.MacAddress;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -44,17 +39,15 @@ class SlirpGatewayTest {
     static final Ipv4Address DNS = Ipv4Address.parse("10.0.2.3");
     static final Duration WAIT = Duration.ofSeconds(5);
 
-    MbufPool guestPool;
+    GuestBehindGateway rig;
     NetStack guest;
     SlirpGateway gateway;
     HostServer host;
 
     void start(SlirpGateway.Builder builder) {
-        guestPool = NetStack.newPool(1024, 0);
-        VirtualDevice device = new VirtualDevice("guest", MacAddress.parse("52:54:00:12:34:56"), guestPool);
-        gateway = builder.build();
-        VirtualCable.connect(device, gateway);
-        guest = NetStack.builder().device(device).address("10.0.2.15/24").gateway("10.0.2.2").build();
+        rig = new GuestBehindGateway(builder);
+        guest = rig.guest;
+        gateway = rig.gateway;
     }
 
     void start() {
@@ -66,15 +59,8 @@ class SlirpGatewayTest {
         if (host != null) {
             host.close();
         }
-        if (guest != null) {
-            guest.close();
-        }
-        if (gateway != null) {
-            gateway.close();
-            PoolChecks.assertWhole(gateway.pool());
-        }
-        if (guestPool != null) {
-            PoolChecks.assertWhole(guestPool);
+        if (rig != null) {
+            rig.close();
         }
     }
 
