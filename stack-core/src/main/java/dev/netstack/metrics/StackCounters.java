@@ -36,8 +36,7 @@ public final class StackCounters {
     }
 
     public void sent(Layer layer, int bytes) {
-        packetsOut[layer.ordinal()].increment();
-        bytesOut[layer.ordinal()].add(bytes);
+        sent(layer, 1, bytes);
     }
 
     /** {@code packets} sent together, {@code bytes} in all. */
