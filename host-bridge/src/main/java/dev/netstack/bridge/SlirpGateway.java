@@ -167,8 +167,14 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
     private final UdpNatFlow[] batching = new UdpNatFlow[DRAIN_BATCH];
     private int batchingCount;
     /** Buffers for single datagrams to the host and for gathered batches, reused once written. */
-    private final HostSendBuffers datagramBuffers = new HostSendBuffers(256, 2048);
-    private final HostSendBuffers batchBuffers = new HostSendBuffers(32, MAX_BATCH_BYTES);
+    private final HostBuffers datagramBuffers = new HostBuffers(256, 2048);
+    private final HostBuffers batchBuffers = new HostBuffers(32, MAX_BATCH_BYTES);
+    /**
+     * What the flow sockets read into. A datagram read is copied to the guest before the read
+     * handler returns, so one slot mostly serves every read; the others cover a handler that keeps
+     * a read buffer a little longer.
+     */
+    private final HostBuffers readBuffers = new HostBuffers(4, MAX_DATAGRAM);
     private boolean draining;
     private final Reassembler reassembler;
     private final GatewayMetrics metrics;
@@ -233,7 +239,8 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         this.loop = group.next();
         this.channelClass = NettyTransport.datagramChannelClass(group);
         this.flowBootstrap = new Bootstrap().group(loop).channel(channelClass)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM));
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM))
+                .option(ChannelOption.ALLOCATOR, readBuffers.readAllocator(loop));
         b.hostSocketOptions.forEach((option, value) -> setOption(flowBootstrap, option, value));
         this.segmentation = b.segmentation && NettyTransport.supportsSegmentation(group);
         this.pool = MbufPool.create(b.buffers);
@@ -1499,6 +1506,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 reassembler.clear();
                 datagramBuffers.release();
                 batchBuffers.release();
+                readBuffers.release();
                 return 0;
             }, 0);
         } finally {
