@@ -22,6 +22,7 @@ import dev.netstack.wire.MacAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
@@ -72,19 +73,28 @@ public final class NetStack implements AutoCloseable {
     private final int socketQueueBytes;
     private final Thread receiveThread;
     private final long busyPollSpinNanos;
-    /** When an application thread last polled the device (busy-poll mode); opaque accesses, a hint only. */
+    /**
+     * Busy-poll mode: bumped by application threads as they poll, at each poll of the device and each
+     * datagram a polling socket takes. Opaque accesses with no clock read, so it is cheap to bump on
+     * every datagram; two threads may lose an update, which is harmless, as any change counts.
+     */
     @SuppressWarnings("unused")
-    private long lastApplicationPoll = Long.MIN_VALUE / 2;
-    private static final java.lang.invoke.VarHandle LAST_APPLICATION_POLL;
-    /** Empty polls by application threads, under the pipeline lock; paces the {@code lastApplicationPoll} updates. */
-    private int emptyApplicationPolls;
-    /** An application thread that polled this recently is still spinning (it polls every few hundred ns). */
+    private long applicationActivity;
+    private static final java.lang.invoke.VarHandle APPLICATION_ACTIVITY;
+    /** Set by an application thread that stops polling to wait; cleared by the receive thread. */
+    private volatile boolean applicationStopped;
+    /** Receive thread only: the activity it last saw. */
+    private long activitySeen;
+    /**
+     * How long the receive thread stands back once it saw application threads poll; it looks again
+     * after each period, and stands back again if they polled meanwhile.
+     */
     private static final long APPLICATION_POLL_GRACE_NANOS = TimeUnit.MICROSECONDS.toNanos(100);
 
     static {
         try {
-            LAST_APPLICATION_POLL = java.lang.invoke.MethodHandles.lookup()
-                    .findVarHandle(NetStack.class, "lastApplicationPoll", long.class);
+            APPLICATION_ACTIVITY = java.lang.invoke.MethodHandles.lookup()
+                    .findVarHandle(NetStack.class, "applicationActivity", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -96,6 +106,9 @@ public final class NetStack implements AutoCloseable {
      * the pipeline cannot wait on it.
      */
     private final ReentrantLock pipeline = new ReentrantLock();
+    /** Frames taken from the device by the receive thread and by application threads; written under {@link #pipeline}. */
+    private final AtomicLong framesByReceiveThread = new AtomicLong();
+    private final AtomicLong framesByApplications = new AtomicLong();
     private volatile boolean running = true;
 
     private NetStack(Builder b) {
@@ -135,7 +148,7 @@ public final class NetStack implements AutoCloseable {
         }
         this.busyPollSpinNanos = b.busyPollSpinNanos;
         if (device.busyPoll()) {
-            udp.busyPoll(this::pollDevice, this::applicationStoppedPolling, busyPollSpinNanos);
+            udp.busyPoll(this::pollDevice, this::applicationActive, this::applicationStoppedPolling, busyPollSpinNanos);
         }
         receiveThread = new Thread(this::receiveLoop, "netstack-rx-" + device.name());
         receiveThread.setDaemon(true);
@@ -174,6 +187,7 @@ public final class NetStack implements AutoCloseable {
                 }
                 try {
                     received = device.receive(ethernet, receiveBudget);
+                    count(framesByReceiveThread, received);
                     long now = System.nanoTime();
                     if (now - nextTimers >= 0) {
                         arp.tick();
@@ -221,18 +235,36 @@ public final class NetStack implements AutoCloseable {
         return idleSince;
     }
 
+    /** An application thread polled, or took a datagram while polling: the receive thread stands back. */
+    private void applicationActive() {
+        APPLICATION_ACTIVITY.setOpaque(this, (long) APPLICATION_ACTIVITY.getOpaque(this) + 1);
+    }
+
     /**
      * An application thread stopped busy-polling to wait for the receive thread: hand the device back
      * at once rather than after the grace period.
      */
     private void applicationStoppedPolling() {
-        LAST_APPLICATION_POLL.setOpaque(this, Long.MIN_VALUE / 2);
+        applicationStopped = true;
         LockSupport.unpark(receiveThread);
     }
 
-    /** True while an application thread is busy-polling the device: the receive thread stands back. */
+    /**
+     * Receive thread only: true when application threads polled since the last look, so that the
+     * thread stands back for another grace period. A poller that stopped to wait ends this at once.
+     */
     private boolean applicationPolling() {
-        return System.nanoTime() - (long) LAST_APPLICATION_POLL.getOpaque(this) < APPLICATION_POLL_GRACE_NANOS;
+        long activity = (long) APPLICATION_ACTIVITY.getOpaque(this);
+        if (applicationStopped) {
+            applicationStopped = false;
+            activitySeen = activity;
+            return false;
+        }
+        if (activity == activitySeen) {
+            return false;
+        }
+        activitySeen = activity;
+        return true;
     }
 
     /**
@@ -241,16 +273,13 @@ public final class NetStack implements AutoCloseable {
      * the pipeline was busy).
      */
     private int pollDevice() {
+        applicationActive();   // also when the receive thread has the pipeline: it stands back next time
         if (!running || !pipeline.tryLock()) {
             return 0;
         }
         try {
             int received = device.receive(ethernet, receiveBudget);
-            // the clock costs about as much as an empty poll: mark after work, and after every 32nd
-            // empty poll, which keeps a spinning poller's mark well inside the grace period
-            if (received > 0 || (++emptyApplicationPolls & 31) == 0) {
-                LAST_APPLICATION_POLL.setOpaque(this, System.nanoTime());
-            }
+            count(framesByApplications, received);
             return received;
         } finally {
             pipeline.unlock();
@@ -286,13 +315,34 @@ public final class NetStack implements AutoCloseable {
             while ((n = device.receive(ethernet, receiveBudget)) > 0) {
                 total += n;
             }
+            count(framesByApplications, total);
             return total;
         } finally {
             pipeline.unlock();
         }
     }
 
+    /** Adds to a counter written only under the pipeline lock: no atomic read-modify-write needed. */
+    private static void count(AtomicLong frames, int n) {
+        if (n > 0) {
+            frames.setRelease(frames.getPlain() + n);
+        }
+    }
+
     // --- API -----------------------------------------------------------------------------------
+
+    /**
+     * Frames the stack's receive thread took from the device. In busy-poll mode this stays low while
+     * the application's receiving threads poll the device themselves ({@link #framesReceivedByApplications()}).
+     */
+    public long framesReceivedByReceiveThread() {
+        return framesByReceiveThread.get();
+    }
+
+    /** Frames application threads took from the device: busy-polling sockets and {@link #receiveNow()}. */
+    public long framesReceivedByApplications() {
+        return framesByApplications.get();
+    }
 
     /** Opens an unbound UDP socket with the stack's default queue bounds. */
     public UdpSocket openUdpSocket() {

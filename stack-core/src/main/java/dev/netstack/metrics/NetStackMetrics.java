@@ -20,6 +20,8 @@ import io.micrometer.core.instrument.binder.MeterBinder;
  *   <li>{@code netstack.arp.cache.size}, {@code netstack.udp.sockets},
  *       {@code netstack.udp.queue.datagrams} (all sockets), {@code netstack.udp.queue.max}
  *   <li>{@code netstack.mbuf.available}, {@code netstack.mbuf.capacity}, {@code netstack.mbuf.exhausted}
+ *   <li>{@code netstack.receive.frames{poller}}: frames taken from the device by the stack's receive
+ *       thread ({@code receive-thread}) and by busy-polling application threads ({@code application})
  * </ul>
  * Every meter carries a {@code device} tag.
  */
@@ -61,5 +63,11 @@ public final class NetStackMetrics implements MeterBinder {
         Gauge.builder("netstack.mbuf.capacity", stack.pool(), p -> p.capacity()).tags(device).baseUnit("buffers").register(registry);
         FunctionCounter.builder("netstack.mbuf.exhausted", stack.pool(), p -> p.exhaustedCount()).tags(device)
                 .description("allocations that found the pool empty").register(registry);
+        FunctionCounter.builder("netstack.receive.frames", stack, NetStack::framesReceivedByReceiveThread)
+                .tags(device.and("poller", "receive-thread")).baseUnit("frames")
+                .description("frames taken from the device, by the thread that polled it").register(registry);
+        FunctionCounter.builder("netstack.receive.frames", stack, NetStack::framesReceivedByApplications)
+                .tags(device.and("poller", "application")).baseUnit("frames")
+                .description("frames taken from the device, by the thread that polled it").register(registry);
     }
 }

@@ -313,6 +313,10 @@ public final class UdpSocket implements AutoCloseable {
             while (true) {
                 long sender = tryReceiveFrom(target);
                 if (sender != NOTHING) {
+                    // taking what the receive thread queued is polling too: without this, a receive
+                    // thread that took over while we were descheduled would keep the device for as
+                    // long as it keeps our queue from running empty
+                    udp.busyPollActive();
                     return sender;
                 }
                 if (poller.getAsInt() > 0) {

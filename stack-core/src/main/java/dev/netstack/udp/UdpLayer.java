@@ -41,6 +41,7 @@ public final class UdpLayer {
     private volatile java.util.function.IntSupplier busyPoller;
     private volatile long busyPollSpinNanos;
     private volatile Runnable busyPollStopped;
+    private volatile Runnable busyPollActive;
     private volatile Runnable beginBurst;
     private volatile Runnable endBurst;
 
@@ -62,13 +63,21 @@ public final class UdpLayer {
      * Busy-poll: a socket whose queue is empty may call {@code poller} to run the receive pipeline on
      * its own thread (it returns the frames handled, 0 when none or when another thread is running
      * the pipeline), as Linux's SO_BUSY_POLL lets a reader poll the card's queue instead of waiting
-     * for the interrupt and a thread hand-off; {@code stopped} is told when a socket gives up polling to
+     * for the interrupt and a thread hand-off; {@code active} is told each time a polling socket takes
+     * a datagram that was already queued (it is polling, though it has not needed to call
+     * {@code poller}), so it must be cheap; {@code stopped} is told when a socket gives up polling to
      * wait. Null: sockets only wait. Set once by the stack.
      */
-    public void busyPoll(java.util.function.IntSupplier poller, Runnable stopped, long spinNanos) {
+    public void busyPoll(java.util.function.IntSupplier poller, Runnable active, Runnable stopped, long spinNanos) {
+        this.busyPollActive = active;
         this.busyPollStopped = stopped;
         this.busyPollSpinNanos = spinNanos;
         this.busyPoller = poller;
+    }
+
+    /** Called by a busy-polling socket for each datagram it found already queued. */
+    public void busyPollActive() {
+        runIfSet(busyPollActive);
     }
 
     /** Called by a socket that polled and now waits for the stack's receive thread instead. */

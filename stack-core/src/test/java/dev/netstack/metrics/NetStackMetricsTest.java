@@ -83,6 +83,10 @@ class NetStackMetricsTest {
 
             assertThat(registry.find("netstack.udp.sockets").gauge().value()).isEqualTo(1.0);
             assertThat(registry.find("netstack.mbuf.capacity").gauge().value()).isEqualTo(rig.pool.capacity());
+            assertThat(counter(registry, "netstack.receive.frames", "device", device, "poller", "receive-thread")
+                    + counter(registry, "netstack.receive.frames", "device", device, "poller", "application"))
+                    .as("every frame the device delivered, by whoever polled it")
+                    .isEqualTo((double) rig.stack.statistics().packetsIn(Layer.ETHERNET));
             for (Meter meter : registry.getMeters()) {
                 assertThat(meter.getId().getTag("device")).as(meter.getId().toString()).isEqualTo(device);
                 assertThat(meter.getId().getName()).matches("netstack(\\.[a-z]+)+");

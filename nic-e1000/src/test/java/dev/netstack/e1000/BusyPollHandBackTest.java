@@ -1,0 +1,77 @@
+package dev.netstack.e1000;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.netstack.NetStack;
+import dev.netstack.link.TestPeer;
+import dev.netstack.socket.UdpSocket;
+import dev.netstack.wire.Ipv4Address;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * In busy-poll mode a receiving application thread polls the card itself and the stack's receive
+ * thread stands back. While the application is away the receive thread has the card and fills the
+ * socket's queue. When the application reads again it must get the card back, also while its queue
+ * never runs empty: otherwise the receive thread keeps the card, and two threads spin on one stream
+ * of datagrams (three with the sender, on a machine that may have two cores).
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class BusyPollHandBackTest {
+    private static final E1000Config BUSY = E1000Config.defaults().withRingSizes(256, 256).withBusyPoll(64);
+    private static final Ipv4Address B = Ipv4Address.parse("10.0.2.2");
+    /** Datagrams waiting for the reader when it comes back; it sends one more for each it reads. */
+    private static final int BACKLOG = 200;
+    private static final int DATAGRAMS = 10_000;
+    private static final int MEASURED = 4_000;
+    /** What the reader does with each datagram, so that it is slower than the receive thread. */
+    private static final long WORK_NANOS = 3_000;
+
+    @Test
+    void aReaderThatComesBackTakesTheCardBackFromTheReceiveThread() throws Exception {
+        try (Rig rig = new Rig(BUSY.withName("a"), BUSY.withName("b"));
+             NetStack a = NetStack.builder().device(rig.a.driver).address("10.0.2.15/24").build();
+             NetStack b = NetStack.builder().device(rig.b.driver).address("10.0.2.2/24").build();
+             UdpSocket sender = a.openUdpSocket().bind(5000);
+             UdpSocket reader = b.openUdpSocket(1024, 1 << 20).bind(5001)) {
+            a.ping(B, 0, Duration.ofSeconds(2));
+            ByteBuffer payload = ByteBuffer.allocateDirect(64);
+            // nobody reads yet: the receive thread has the card and queues what arrives
+            long before = b.framesReceivedByReceiveThread();
+            for (int i = 0; i < BACKLOG; i++) {
+                sender.sendTo(payload.clear(), B, 5001);
+            }
+            TestPeer.awaitTrue(() -> b.framesReceivedByReceiveThread() - before >= BACKLOG, "the receive thread queues");
+
+            // the reader comes back; each datagram it reads is replaced by a new one, so its queue
+            // runs empty only if the receive thread stops moving frames from the card into it
+            ByteBuffer in = ByteBuffer.allocateDirect(2048);
+            readAndReplace(reader, in, sender, payload, DATAGRAMS - MEASURED);
+            long byThread = b.framesReceivedByReceiveThread();
+            long byReader = b.framesReceivedByApplications();
+            readAndReplace(reader, in, sender, payload, MEASURED);
+
+            long polled = b.framesReceivedByApplications() - byReader;
+            assertThat(polled)
+                    .as("frames the reader polled itself in its last %d datagrams (the receive thread took %d)",
+                            MEASURED, b.framesReceivedByReceiveThread() - byThread)
+                    .isGreaterThan(MEASURED * 3 / 4);
+        }
+    }
+
+    private static void readAndReplace(UdpSocket reader, ByteBuffer in, UdpSocket sender, ByteBuffer payload, int count)
+            throws InterruptedException {
+        for (int i = 0; i < count; i++) {
+            in.clear();
+            assertThat(reader.receiveFrom(in, TimeUnit.SECONDS.toNanos(5))).as("datagram %d", i).isNotEqualTo(UdpSocket.NOTHING);
+            sender.sendTo(payload.clear(), B, 5001);
+            long until = System.nanoTime() + WORK_NANOS;
+            while (System.nanoTime() - until < 0) {
+                Thread.onSpinWait();
+            }
+        }
+    }
+}
