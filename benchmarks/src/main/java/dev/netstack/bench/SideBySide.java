@@ -209,10 +209,15 @@ public final class SideBySide {
         for (int i = 0; i < ratios.length; i++) {
             ratios[i] = ours[i].receivedPerSecond / baseline[i].receivedPerSecond;
         }
+        medianRatio(ratios, "%.2fx");
+    }
+
+    /** Gives the row just added the median of {@code ratios} (formatted with {@code format}) and their range. */
+    private void medianRatio(double[] ratios, String format) {
         java.util.Arrays.sort(ratios);
         Row r = rows.get(rows.size() - 1);
         r.ratioValue = ratios[ratios.length / 2];
-        r.ratio = String.format("%.2fx", r.ratioValue);
+        r.ratio = String.format(format, r.ratioValue);
         r.note = r.note + String.format(", ratio = median of %d paired windows (%.2f-%.2fx)",
                 ratios.length, ratios[0], ratios[ratios.length - 1]);
     }
@@ -313,12 +318,7 @@ public final class SideBySide {
         for (int i = 0; i < ratios.length; i++) {
             ratios[i] = (double) ours[i].p50 / baseline[i].p50;
         }
-        java.util.Arrays.sort(ratios);
-        Row r = rows.get(rows.size() - 1);
-        r.ratioValue = ratios[ratios.length / 2];
-        r.ratio = String.format("p50 %.2fx", r.ratioValue);
-        r.note = r.note + String.format(", ratio = median of %d paired windows (%.2f-%.2fx)",
-                ratios.length, ratios[0], ratios[ratios.length - 1]);
+        medianRatio(ratios, "p50 %.2fx");
     }
 
     static String fmtLatency(Workload.Latency l) {
