@@ -526,8 +526,9 @@ public final class DnsService implements MeterBinder, AutoCloseable {
                 } else {
                     relayed = request.truncated(response.code(), response.isAuthoritativeAnswer());
                 }
-                finish();
+                done = true;   // nothing more from this attempt counts; the socket closes after the answer is out
                 request.finish(Source.FORWARD, relayed);
+                finish();
             } finally {
                 response.release();
             }
