@@ -252,7 +252,8 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             this.dns = b.dnsService;
             this.ownsDns = false;
         } else if (b.dnsEnabled) {
-            this.dns = DnsService.builder().eventLoopGroup(group).build();
+            DnsService.Builder config = b.dnsConfig != null ? b.dnsConfig : DnsService.builder();
+            this.dns = config.eventLoopGroup(group).build();
             this.ownsDns = true;
         } else {
             this.dns = null;
@@ -1550,6 +1551,7 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         private int buffers = DEFAULT_BUFFERS;
         private EventLoopGroup group;
         private DnsService dnsService;
+        private DnsService.Builder dnsConfig;
         private boolean dnsEnabled = true;
         private boolean segmentation = true;
         private final Map<ChannelOption<?>, Object> hostSocketOptions = new LinkedHashMap<>();
@@ -1703,21 +1705,41 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             return this;
         }
 
-        /** Answers DNS at the DNS address with this service, which the caller closes. */
+        /**
+         * Answers DNS at the DNS address with this service, which the caller closes. A service built
+         * with its own thread costs each forwarded query two hand-offs between that thread and the
+         * gateway's; {@link #dns(DnsService.Builder)} avoids them.
+         */
         public Builder dnsService(DnsService service) {
             this.dnsService = Objects.requireNonNull(service, "service");
+            this.dnsConfig = null;
             this.dnsEnabled = true;
             return this;
         }
 
         /**
-         * Whether the DNS address answers at all (default true). With no {@link #dnsService}, the gateway
-         * makes a default one (host resolver, no static records) and closes it with itself.
+         * Answers DNS at the DNS address with a service the gateway builds from {@code config} (static
+         * records, upstream servers, ...) on its own event loop, and closes with itself: queries and
+         * their upstream sockets never leave the gateway's thread. The gateway sets the builder's event
+         * loop group. {@link SlirpGateway#dnsService()} returns the service.
+         */
+        public Builder dns(DnsService.Builder config) {
+            this.dnsConfig = Objects.requireNonNull(config, "config");
+            this.dnsService = null;
+            this.dnsEnabled = true;
+            return this;
+        }
+
+        /**
+         * Whether the DNS address answers at all (default true). With neither {@link #dnsService} nor
+         * {@link #dns}, the gateway makes a default one (host resolver, no static records) on its event
+         * loop and closes it with itself.
          */
         public Builder dnsEnabled(boolean enabled) {
             this.dnsEnabled = enabled;
             if (!enabled) {
                 this.dnsService = null;
+                this.dnsConfig = null;
             }
             return this;
         }

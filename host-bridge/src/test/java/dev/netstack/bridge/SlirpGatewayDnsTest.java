@@ -13,6 +13,7 @@ import dev.netstack.wire.Ipv4Address;
 import dev.netstack.wire.MacAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -130,5 +131,46 @@ class SlirpGatewayDnsTest {
         start(SlirpGateway.builder().dnsService(dns));
         ByteBuffer response = ask("printer.lan", 7);
         assertThat(answers(response)).containsExactly(Ipv4Address.parse("10.0.2.50"));
+    }
+
+    @Test
+    void aServiceBuiltFromTheCallersConfigurationForwardsOnTheGatewaysOwnLoop() throws Exception {
+        try (DatagramChannel upstream = DatagramChannel.open()) {
+            upstream.bind(new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+            long dnsThreads = dnsServiceThreads();
+            start(SlirpGateway.builder().dns(DnsService.builder().hostResolver(false)
+                    .staticRecord("printer.lan", java.net.InetAddress.getByAddress(new byte[] {10, 0, 2, 50}))
+                    .upstream((InetSocketAddress) upstream.getLocalAddress())));
+            Thread server = new Thread(() -> answerOnce(upstream, Ipv4Address.parse("10.9.8.7")), "stand-in-upstream");
+            server.start();
+
+            assertThat(answers(ask("printer.lan", 7))).containsExactly(Ipv4Address.parse("10.0.2.50"));
+            assertThat(answers(ask("far.away.test", 8))).containsExactly(Ipv4Address.parse("10.9.8.7"));
+            server.join(5_000);
+            assertThat(gateway.dnsService().answeredByForwarding()).isEqualTo(1);
+            assertThat(dnsServiceThreads()).as("threads of a DNS service's own").isEqualTo(dnsThreads);
+        }
+    }
+
+    /** Live threads a {@link DnsService} starts when it runs on a group of its own. */
+    private static long dnsServiceThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().startsWith("netstack-dns")).count();
+    }
+
+    /** Receives one query and answers it with one A record, as a server on the host would. */
+    private static void answerOnce(DatagramChannel upstream, Ipv4Address address) {
+        try {
+            ByteBuffer query = ByteBuffer.allocate(512);
+            java.net.SocketAddress from = upstream.receive(query);
+            query.flip();
+            ByteBuffer answer = ByteBuffer.allocate(query.remaining() + 16);
+            answer.put(query).putShort(2, (short) 0x8180).putShort(6, (short) 1)   // QR RD RA, one answer
+                    .putShort((short) 0xc00c).putShort((short) 1).putShort((short) 1)   // the question's name, A, IN
+                    .putInt(60).putShort((short) 4).putInt(address.bits());
+            upstream.send(answer.flip(), from);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }
