@@ -21,10 +21,20 @@ final class GatewayWorld implements AutoCloseable {
     final NetStack guest;
 
     GatewayWorld(E1000Config config, int maxFlows, DnsService dns) {
-        this(config, maxFlows, dns, true);
+        this(config, maxFlows, dns, null, true);
     }
 
     GatewayWorld(E1000Config config, int maxFlows, DnsService dns, boolean segmentation) {
+        this(config, maxFlows, dns, null, segmentation);
+    }
+
+    /** A gateway whose DNS service it builds from {@code dnsConfig} on its own event loop. */
+    GatewayWorld(E1000Config config, DnsService.Builder dnsConfig) {
+        this(config, 64, null, dnsConfig, true);
+    }
+
+    private GatewayWorld(E1000Config config, int maxFlows, DnsService dns, DnsService.Builder dnsConfig,
+            boolean segmentation) {
         int buffers = config.receiveRingSize() + config.transmitRingSize() + 2048;
         DmaMemory memory = DmaMemory.allocate(buffers * Mbuf.SIZE + (1 << 20));
         pool = MbufPool.carve(memory, buffers, false);
@@ -35,6 +45,8 @@ final class GatewayWorld implements AutoCloseable {
                 .segmentation(segmentation);
         if (dns != null) {
             b.dnsService(dns);
+        } else if (dnsConfig != null) {
+            b.dns(dnsConfig);
         } else {
             b.dnsEnabled(false);
         }

@@ -102,7 +102,7 @@ public final class GuestWorld implements AutoCloseable {
         return binders;
     }
 
-    /** Stops the guests first (their pools come back whole), then the gateway, DNS and host server. */
+    /** Stops the guests first (their pools come back whole), then the gateway (with its DNS service) and host server. */
     @Override
     public void close() {
         for (Guest guest : guests) {
@@ -113,9 +113,6 @@ public final class GuestWorld implements AutoCloseable {
         }
         if (tunnel != null) {
             tunnel.close();
-        }
-        if (dns != null) {
-            dns.close();
         }
         if (hostServer != null) {
             hostServer.close();
@@ -193,8 +190,9 @@ public final class GuestWorld implements AutoCloseable {
                     world.guest().start();
                     return world;
                 }
-                world.dns = DnsService.builder().staticRecords(staticRecords.toArray(new String[0])).build();
-                world.gateway = SlirpGateway.builder().dnsService(world.dns).build();
+                world.gateway = SlirpGateway.builder()
+                        .dns(DnsService.builder().staticRecords(staticRecords.toArray(new String[0]))).build();
+                world.dns = world.gateway.dnsService();   // the gateway's, on its loop; it closes it
                 for (int i = 0; i < guestCount; i++) {
                     world.guests.add(new Guest("e1000-" + i, Guest.macFor(i), guestAddress(i) + "/" + PREFIX_LENGTH,
                             GATEWAY, DNS, i == 0 ? observer : null));
