@@ -115,6 +115,11 @@ public final class GatewayMetrics implements MeterBinder {
         drops[reason.ordinal()].increment();
     }
 
+    /** {@code count} datagrams dropped at once for {@code reason} (the datagrams of one segmented send). */
+    void drop(DropReason reason, int count) {
+        drops[reason.ordinal()].add(count);
+    }
+
     public long drops(DropReason reason) {
         return drops[reason.ordinal()].sum();
     }

@@ -870,12 +870,15 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
      * goes back to one send per datagram.
      */
     private void segmentedSendFailed(UdpNatFlow flow, Throwable cause) {
-        log.debug("gateway {}: segmented send on {} failed, sending one by one from now on", name, flow, cause);
+        stopSegmenting(flow, cause);
+        metrics.drop(DropReason.SEND_FAILED, flow.lastSegmentedCount);
+    }
+
+    /** The flow sends one datagram per send from now on: the kernel or the route refused a segmented send. */
+    private void stopSegmenting(UdpNatFlow flow, Throwable cause) {
+        log.debug("gateway {}: segmented send on {} failed; one datagram per send from now on", name, flow, cause);
         flow.segmenting = false;
         metrics.segmentationFallbacks.increment();
-        for (int i = 0; i < flow.lastSegmentedCount; i++) {
-            metrics.drop(DropReason.SEND_FAILED);
-        }
     }
 
     /** The end of one segmented send: on failure, counts the loss or sends the datagrams one by one. */
@@ -901,23 +904,17 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 }
                 Throwable cause = future.cause();
                 if (isPortUnreachable(cause)) {   // the kernel sent none of them
-                    for (int i = 1; i < count; i++) {
-                        metrics.drop(DropReason.PORT_UNREACHABLE);
-                    }
-                    hostRefused(flow);
+                    metrics.drop(DropReason.PORT_UNREACHABLE, count - 1);
+                    hostRefused(flow);   // counts the last one
                     return;
                 }
                 Channel channel = future.channel();
                 if (closed || flow.removed || !channel.isActive()) {
-                    for (int i = 0; i < count; i++) {
-                        metrics.drop(DropReason.SEND_FAILED);
-                    }
+                    metrics.drop(DropReason.SEND_FAILED, count);
                     return;
                 }
-                // the kernel or the route refuses segmentation (EINVAL, EIO): this flow sends one by one
-                log.debug("gateway {}: segmented send on {} failed, sending its datagrams one by one", name, flow, cause);
-                flow.segmenting = false;
-                metrics.segmentationFallbacks.increment();
+                // the kernel or the route refuses segmentation (EINVAL, EIO): this batch goes again one by one
+                stopSegmenting(flow, cause);
                 for (int at = 0, end = batch.writerIndex(); at < end; at += segment) {
                     writeHost(channel, batch.retainedSlice(at, Math.min(segment, end - at)));
                 }
