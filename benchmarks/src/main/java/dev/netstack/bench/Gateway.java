@@ -78,7 +78,7 @@ final class Gateway {
     static Workload.Rate blast(int size, int flows, boolean segmentation, double warm, double measure) throws IOException {
         DatagramChannel server = hostServer();
         int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
-        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, null, segmentation)) {
+        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, segmentation)) {
             UdpSocket[] sockets = new UdpSocket[flows];
             ByteBuffer payload = ByteBuffer.allocateDirect(size);
             int gateway = SlirpGateway.DEFAULT_GATEWAY.bits();
@@ -149,7 +149,7 @@ final class Gateway {
     static Workload.Latency rtt(int size, double warm, double measure) throws IOException {
         DatagramChannel server = hostServer();
         int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
-        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), 64, null)) {
+        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), 64, true)) {
             UdpSocket client = world.guest.openUdpSocket().bind(20_000);
             ByteBuffer out = ByteBuffer.allocateDirect(size);
             ByteBuffer in = ByteBuffer.allocateDirect(2048);

@@ -20,21 +20,17 @@ final class GatewayWorld implements AutoCloseable {
     final SlirpGateway gateway;
     final NetStack guest;
 
-    GatewayWorld(E1000Config config, int maxFlows, DnsService dns) {
-        this(config, maxFlows, dns, null, true);
-    }
-
-    GatewayWorld(E1000Config config, int maxFlows, DnsService dns, boolean segmentation) {
-        this(config, maxFlows, dns, null, segmentation);
+    /** A gateway without DNS, for up to {@code maxFlows} NAT flows. */
+    GatewayWorld(E1000Config config, int maxFlows, boolean segmentation) {
+        this(config, maxFlows, null, segmentation);
     }
 
     /** A gateway whose DNS service it builds from {@code dnsConfig} on its own event loop. */
     GatewayWorld(E1000Config config, DnsService.Builder dnsConfig) {
-        this(config, 64, null, dnsConfig, true);
+        this(config, 64, dnsConfig, true);
     }
 
-    private GatewayWorld(E1000Config config, int maxFlows, DnsService dns, DnsService.Builder dnsConfig,
-            boolean segmentation) {
+    private GatewayWorld(E1000Config config, int maxFlows, DnsService.Builder dnsConfig, boolean segmentation) {
         int buffers = config.receiveRingSize() + config.transmitRingSize() + 2048;
         DmaMemory memory = DmaMemory.allocate(buffers * Mbuf.SIZE + (1 << 20));
         pool = MbufPool.carve(memory, buffers, false);
@@ -43,9 +39,7 @@ final class GatewayWorld implements AutoCloseable {
         driver = new E1000Driver(card, memory, pool, mac, config.withName("bench-guest"));
         SlirpGateway.Builder b = SlirpGateway.builder().maxFlows(maxFlows).buffers(4096)
                 .segmentation(segmentation);
-        if (dns != null) {
-            b.dnsService(dns);
-        } else if (dnsConfig != null) {
+        if (dnsConfig != null) {
             b.dns(dnsConfig);
         } else {
             b.dnsEnabled(false);
