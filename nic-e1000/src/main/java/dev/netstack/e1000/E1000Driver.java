@@ -557,6 +557,38 @@ public final class E1000Driver implements NetDevice {
     }
 
     /**
+     * Busy-poll mode, while application threads poll the ring: the stack's receive thread sleeps here
+     * until the card raises RXDMT0 (the descriptors it owns fell to the RCTL.RDMTS threshold, half the
+     * ring: the pollers are falling behind or stopped) or RXO (it lost a frame), the timeout passes or
+     * the thread is unparked. It is the unmask-for-the-wait of {@link #awaitReceive} with the backlog
+     * causes in place of the per-frame one, so a stream the pollers keep up with never wakes it.
+     * Returns true for a backlog.
+     */
+    @Override
+    public boolean awaitBacklog(long timeoutNanos) throws InterruptedException {
+        if (closed || !config.busyPoll()) {
+            return NetDevice.super.awaitBacklog(timeoutNanos);
+        }
+        card.read(ICR);   // drop causes latched while masked
+        if (backlogged()) {
+            return true;
+        }
+        card.write(IMS, ICR_RXDMT0 | ICR_RXO);
+        try {
+            return line.awaitWakeUp(timeoutNanos) && !closed;
+        } finally {
+            card.write(IMC, 0xffff_ffff);
+            card.read(ICR);
+        }
+    }
+
+    /** True when the descriptors the card owns (RDH up to RDT) are down to the RXDMT0 threshold. */
+    private boolean backlogged() {
+        int owned = Math.floorMod(card.read(RDT) - card.read(RDH), receiveRingSize);
+        return owned <= receiveRingSize >> 1;   // RCTL_RDMTS_HALF
+    }
+
+    /**
      * True when the card has filled a descriptor the driver has not taken: RDH moved past the one
      * after our tail. The waiting thread may not be the one that polls, so it may see an older tail,
      * which can only make this true (a wake-up that finds nothing), never hide a frame.

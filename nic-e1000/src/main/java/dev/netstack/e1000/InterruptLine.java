@@ -58,6 +58,30 @@ public final class InterruptLine {
         }
     }
 
+    /**
+     * As {@link #await}, but returns at the first wake-up of any kind, also an unpark that has nothing
+     * to do with the card (the caller looks at its own reasons to stop waiting). Returns whether the
+     * line is asserted on return.
+     */
+    public boolean awaitWakeUp(long timeoutNanos) throws InterruptedException {
+        if (isAsserted()) {
+            return true;
+        }
+        waiter = Thread.currentThread();
+        try {
+            if (!isAsserted() && !kicked) {
+                LockSupport.parkNanos(this, timeoutNanos);
+                if (Thread.interrupted()) {
+                    throw new InterruptedException();
+                }
+            }
+            kicked = false;
+            return isAsserted();
+        } finally {
+            waiter = null;
+        }
+    }
+
     /** Releases a waiting thread without an interrupt (a driver closing). */
     public void wakeUp() {
         kicked = true;

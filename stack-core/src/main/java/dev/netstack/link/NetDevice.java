@@ -3,6 +3,8 @@ package dev.netstack.link;
 import dev.netstack.buffer.Mbuf;
 import dev.netstack.buffer.MbufPool;
 import dev.netstack.wire.MacAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The service provider interface between the stack and a network card driver (or any other
@@ -70,6 +72,22 @@ public interface NetDevice extends AutoCloseable {
      * or return false at once, and the stack then sleeps briefly between polls instead.
      */
     boolean awaitReceive(long timeoutNanos) throws InterruptedException;
+
+    /**
+     * Busy-poll mode, while application threads poll this device themselves: blocks until frames
+     * back up in the device (its pollers are not keeping up, or stopped without saying so), the
+     * timeout passes or the thread is unparked, and returns true only for a backlog. The stack's
+     * receive thread waits here while it stands back for the pollers, and helps them when it returns
+     * true. A device that cannot tell when frames back up sleeps a short while, as this default
+     * does (at most 100 µs), and returns false; the stack then looks at its pollers again.
+     */
+    default boolean awaitBacklog(long timeoutNanos) throws InterruptedException {
+        LockSupport.parkNanos(this, Math.min(timeoutNanos, TimeUnit.MICROSECONDS.toNanos(100)));
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
+        }
+        return false;
+    }
 
     /** True when the stack should spin on {@link #receive} instead of waiting for an interrupt. */
     default boolean busyPoll() {
