@@ -266,9 +266,12 @@ public final class SideBySide {
         double window = quick ? measure : measure / 2;
         Workload.Latency[] busyRuns = new Workload.Latency[rounds];
         Workload.Latency[] kernelRuns = new Workload.Latency[rounds];
+        double[] cacheLine = new double[rounds];
         for (int round = 0; round < rounds; round++) {
             busyRuns[round] = GuestUdp.pingPong(busyPoll(), 64, warm, window);
-            progress("netstack busy-poll", busyRuns[round]);
+            cacheLine[round] = Machine.cacheLineRoundTripNanos();
+            progress("netstack busy-poll", busyRuns[round] + String.format("; a cache line core to core and back: %.0f ns",
+                    cacheLine[round]));
             kernelRuns[round] = KernelUdp.pingPong(64, false, warm, window);
             progress("kernel DatagramChannel blocking", kernelRuns[round]);
         }
@@ -280,6 +283,9 @@ public final class SideBySide {
         progress("kernel DatagramChannel non-blocking, spinning", kernelSpin);
         latencyRow("2.busy", "RTT busy-poll", busy, "kernel DatagramChannel (blocking)", kernel, "p50 <= 0.1x");
         pairedP50Ratio(busyRuns, kernelRuns);
+        java.util.Arrays.sort(cacheLine);
+        rows.get(rows.size() - 1).note += String.format(", cache line round trip %.0f-%.0f ns", cacheLine[0],
+                cacheLine[cacheLine.length - 1]);
         latencyRow("2.busy-spin", "RTT busy-poll", busy, "kernel DatagramChannel (spinning)", kernelSpin, "");
         latencyRow("2.irq", "RTT interrupt mode", irq, "kernel DatagramChannel (blocking)", kernel, "");
         System.out.println();
