@@ -172,21 +172,18 @@ public final class NetStack implements AutoCloseable {
         long nextTimers = System.nanoTime() + TIMER_INTERVAL_NANOS;
         boolean busyPoll = device.busyPoll();
         long idleSince = System.nanoTime();
-        boolean helping = false;   // busy-poll: woken by a backlog, emptying the device beside its pollers
         while (running) {
             try {
                 int received;
                 if (!busyPoll) {
                     pipeline.lockInterruptibly();
                 } else {
-                    if (!helping && applicationPolling() && System.nanoTime() - nextTimers < 0) {
-                        // an application thread is polling the device: stand back until frames back
-                        // up in it, for a grace period, or until the poller stops to wait (it unparks
-                        // us); wake for the timers
-                        if (!device.awaitBacklog(Math.min(APPLICATION_POLL_GRACE_NANOS, nextTimers - System.nanoTime()))) {
-                            continue;
-                        }
-                        helping = true;   // the pollers fall behind: empty the device, then stand back again
+                    // an application thread is polling the device: stand back until frames back up in
+                    // it (then take a batch beside the pollers, and look again), for a grace period, or
+                    // until the poller stops to wait (it unparks us); wake for the timers
+                    if (applicationPolling() && System.nanoTime() - nextTimers < 0
+                            && !device.awaitBacklog(Math.min(APPLICATION_POLL_GRACE_NANOS, nextTimers - System.nanoTime()))) {
+                        continue;
                     }
                     if (!pipeline.tryLock()) {
                         // never queue on the lock: the poller's unlock would then have to wake us, a
@@ -209,7 +206,6 @@ public final class NetStack implements AutoCloseable {
                     pipeline.unlock();
                 }
                 if (received == 0) {
-                    helping = false;
                     if (busyPoll) {
                         idleSince = busyPollIdle(idleSince, nextTimers);
                     } else {
