@@ -97,7 +97,8 @@ public final class E1000Driver implements NetDevice {
     private final int receiveRingSize;
     private final Mbuf[] receiveMbufs;
     private int rxTail;        // mirrors RDT: the last descriptor handed back to the card
-    private final int tailWriteInterval;   // descriptors processed between RDT writes within a batch
+    private int rxNext;        // the next descriptor to look at; those from rxTail + 1 up to it wait for refill
+    private final int tailWriteInterval;   // descriptors taken between refills (and RDT writes)
     private boolean discarding;   // inside a multi-buffer frame being dropped
 
     private final AtomicLongArray drops = new AtomicLongArray(Drop.values().length);
@@ -161,6 +162,7 @@ public final class E1000Driver implements NetDevice {
         card.write(RDLEN, receiveRingSize * ReceiveDescriptor.SIZE);
         card.write(RDH, 0);
         rxTail = receiveRingSize - 1;
+        rxNext = 0;
         card.write(RDT, rxTail);
 
         // Filters: our address in entry 0, the rest invalid, no multicast groups
@@ -468,7 +470,7 @@ public final class E1000Driver implements NetDevice {
         }
         int delivered = 0;
         int processed = 0;
-        int index = (rxTail + 1) % receiveRingSize;
+        int index = rxNext;
         while (delivered < budget && processed < receiveRingSize - 1) {
             long at = descriptor(receiveRing, index);
             int statusWord = memory.read32Acquire(at + ReceiveDescriptor.STATUS);
@@ -490,20 +492,18 @@ public final class E1000Driver implements NetDevice {
                     count(Drop.NO_BUFFER);   // keep the old buffer in the ring; the frame is lost
                 } else {
                     handUp = receiveMbufs[index];
-                    receiveMbufs[index] = fresh;
-                    memory.write64le(at + ReceiveDescriptor.ADDRESS, fresh.address());
+                    receiveMbufs[index] = fresh;   // into the descriptor at the next refill
                 }
             }
-            memory.write64Release(at + ReceiveDescriptor.LENGTH, 0L);   // status cleared: empty again
-            rxTail = index;
             index = (index + 1) % receiveRingSize;
+            rxNext = index;
             processed++;
-            if (processed % tailWriteInterval == 0) {
+            if (Math.floorMod(rxNext - rxTail - 1, receiveRingSize) >= tailWriteInterval) {
                 // give descriptors back during a long batch, before handing the frame up: a peer that
                 // answers each frame at once would otherwise find the ring used up while we still
                 // hold freed descriptors, and the card would miss frames (Linux's e1000 writes RDT
                 // every 16 buffers for the same reason)
-                card.write(RDT, rxTail);
+                refill();
             }
             if (handUp != null) {
                 handUp.setData(0, length);
@@ -511,10 +511,24 @@ public final class E1000Driver implements NetDevice {
                 delivered++;
             }
         }
-        if (processed % tailWriteInterval != 0) {
-            card.write(RDT, rxTail);   // the rest of the batch
-        }
         return delivered;
+    }
+
+    /**
+     * Hands the descriptors taken since the last refill back to the card: each gets its buffer's
+     * address and a cleared status, then RDT moves once. Fewer than {@link #tailWriteInterval} wait
+     * for the next one, also between batches (as Linux's e1000 does within one): a descriptor is a
+     * quarter of a cache line the card writes next, and writing it back at once made the line, and
+     * the one holding RDH and RDT, cross between the cores on every frame of a ping-pong.
+     */
+    private void refill() {
+        for (int index = (rxTail + 1) % receiveRingSize; index != rxNext; index = (index + 1) % receiveRingSize) {
+            long at = descriptor(receiveRing, index);
+            memory.write64le(at + ReceiveDescriptor.ADDRESS, receiveMbufs[index].address());
+            memory.write64Release(at + ReceiveDescriptor.LENGTH, 0L);   // status cleared: empty again
+        }
+        rxTail = (rxNext - 1 + receiveRingSize) % receiveRingSize;
+        card.write(RDT, rxTail);
     }
 
     /**
@@ -589,12 +603,12 @@ public final class E1000Driver implements NetDevice {
     }
 
     /**
-     * True when the card has filled a descriptor the driver has not taken: RDH moved past the one
-     * after our tail. The waiting thread may not be the one that polls, so it may see an older tail,
-     * which can only make this true (a wake-up that finds nothing), never hide a frame.
+     * True when the card has filled a descriptor the driver has not taken: RDH moved past the next
+     * one the driver looks at. The waiting thread may not be the one that polls, so it may see an
+     * older position, which can only make this true (a wake-up that finds nothing), never hide a frame.
      */
     private boolean frameWaiting() {
-        return card.read(RDH) != (rxTail + 1) % receiveRingSize;
+        return card.read(RDH) != rxNext;
     }
 
     // =============================================================================================

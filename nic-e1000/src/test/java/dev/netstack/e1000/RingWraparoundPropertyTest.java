@@ -88,12 +88,17 @@ class RingWraparoundPropertyTest {
 
         final ArrayDeque<Integer> inTransmitRing = new ArrayDeque<>();
         final ArrayDeque<Integer> inReceiveRing = new ArrayDeque<>();
+        /** How many receive descriptors the driver takes before it refills them and moves RDT. */
+        final int refillInterval;
+        /** Receive descriptors taken and not yet handed back: the card cannot fill them. */
+        int awaitingRefill;
         long dropped;
         int nextSequence;
         int nextArrival = 1_000_000;
 
         Harness(int ring) {
             this.ring = ring;
+            this.refillInterval = Math.max(1, Math.min(16, ring / 4));
             int buffers = 8 + 2 * ring + 8;
             memory = DmaMemory.allocate(buffers * Mbuf.SIZE + 4 * ring * 16 + 8192);
             pool = MbufPool.carve(memory, buffers, true);
@@ -202,6 +207,7 @@ class RingWraparoundPropertyTest {
                     }
                     assertThat(got).isEqualTo(expected);
                     assertThat(delivered).isEqualTo(expected.size());
+                    awaitingRefill = (awaitingRefill + delivered) % refillInterval;
                 });
                 case REGISTER -> {
                     switch (op.argument() % 6) {
@@ -217,7 +223,7 @@ class RingWraparoundPropertyTest {
         }
 
         void arrive(int sequence) {
-            if (inReceiveRing.size() < ring - 1) {
+            if (inReceiveRing.size() < ring - 1 - awaitingRefill) {
                 inReceiveRing.add(sequence);
             } else {
                 dropped++;   // RDH == RDT: the card must count it as missed
@@ -260,7 +266,7 @@ class RingWraparoundPropertyTest {
             assertThat(rdt).as("RDT after %s", after).isBetween(0, ring - 1);
             assertThat(Math.floorMod(tdt - tdh, ring)).as("TX descriptors owned by the card").isEqualTo(inTransmitRing.size());
             assertThat(Math.floorMod(rdt - rdh, ring)).as("free RX descriptors the card owns")
-                    .isEqualTo(ring - 1 - inReceiveRing.size());
+                    .isEqualTo(ring - 1 - inReceiveRing.size() - awaitingRefill);
             long rxRing = cardB.read(RDBAL) & 0xffff_ffffL;
             assertThat(memory.read8(rxRing + 16L * rdt + ReceiveDescriptor.STATUS) & ReceiveDescriptor.STATUS_DD)
                     .as("the slot at RDT is always left empty").isZero();
