@@ -339,6 +339,16 @@ public final class E1000Device implements LinkEndpoint {
         REGISTER.setVolatile(registers, offset >>> 2, value);
     }
 
+    /**
+     * For the head registers the engines move on every descriptor: a release store publishes the
+     * descriptor write-back before it like a volatile one, without the full fence (on x86 a plain
+     * store) that made the sender wait for each frame's stores to reach the other core. Whoever needs
+     * a head to be current reads it after an atomic (ICR) or under the engine's lock.
+     */
+    private void setRegisterRelease(int offset, int value) {
+        REGISTER.setRelease(registers, offset >>> 2, value);
+    }
+
     private int eepromRead(int value) {
         if ((value & EERD_START) == 0) {
             return value & ~EERD_DONE;
@@ -563,7 +573,12 @@ public final class E1000Device implements LinkEndpoint {
 
     @Override
     public void receiveFrame(ByteBuffer frame) {
-        rxLock.lock();
+        // inside a peer's burst this thread holds the lock already (beginBurst), and taking it again,
+        // even reentrantly, would be a full fence per frame
+        boolean inBurst = rxLock.isHeldByCurrentThread();
+        if (!inBurst) {
+            rxLock.lock();
+        }
         int position = frame.position();
         int limit = frame.limit();
         try {
@@ -572,8 +587,29 @@ public final class E1000Device implements LinkEndpoint {
             countError(E1000Error.INTERNAL);   // never into the sender's thread
         } finally {
             frame.limit(limit).position(position);
-            rxLock.unlock();
+            if (!inBurst) {
+                rxLock.unlock();
+            }
         }
+        if (!inBurst && timersArmed) {
+            tick();
+        }
+    }
+
+    /**
+     * A peer's transmit engine is about to deliver a burst: the receive lock is taken once for all
+     * of it. Then no frame of the burst ends in a full fence (a lock release), so the stores that
+     * write each frame into the ring, to cache lines the receiving core reads, drain while the next
+     * frames are written instead of the sender waiting for each in turn.
+     */
+    @Override
+    public void beginBurst() {
+        rxLock.lock();
+    }
+
+    @Override
+    public void endBurst() {
+        rxLock.unlock();
         if (timersArmed) {
             tick();
         }
@@ -663,7 +699,7 @@ public final class E1000Device implements LinkEndpoint {
             memory.write64Release(descriptor + ReceiveDescriptor.LENGTH,
                     ReceiveDescriptor.upperHalf(errorBits != 0 ? 0 : chunk, 0, status, errorBits, 0));
             head = (head + 1) % ring;
-            setRegister(RDH, head);
+            setRegisterRelease(RDH, head);
             if (errorBits != 0) {
                 return;   // the driver sees one errored descriptor with EOP and drops it
             }
@@ -776,6 +812,20 @@ public final class E1000Device implements LinkEndpoint {
             countError(E1000Error.TAIL_OUT_OF_RANGE);
             return;
         }
+        FramePort burstTo = Math.floorMod(tail - head, ring) > 1 && linkUp() ? peer : null;
+        if (burstTo != null) {
+            burstTo.beginBurst();
+        }
+        try {
+            walkTransmitRing(ring, base, head, tail);
+        } finally {
+            if (burstTo != null) {
+                burstTo.endBurst();
+            }
+        }
+    }
+
+    private void walkTransmitRing(int ring, long base, int head, int tail) {
         int processed = 0;
         boolean wroteBack = false;
         boolean delayInterrupt = true;
@@ -816,7 +866,7 @@ public final class E1000Device implements LinkEndpoint {
                 delayInterrupt &= (command & TransmitDescriptor.CMD_IDE) != 0;
             }
             head = (head + 1) % ring;
-            setRegister(TDH, head);
+            setRegisterRelease(TDH, head);
             processed++;
         }
         if (processed > 0) {

@@ -15,4 +15,17 @@ import java.nio.ByteBuffer;
 @FunctionalInterface
 public interface FramePort {
     void receiveFrame(ByteBuffer frame);
+
+    /**
+     * A sender about to deliver several frames in a row from one thread (a card's transmit engine
+     * walking a burst of descriptors) may say so first; the port may then take what every delivery
+     * needs once for the whole run, as a card takes its receive lock once. Each call is followed by
+     * {@link #endBurst} on the same thread, also when a delivery fails. The default does nothing.
+     */
+    default void beginBurst() {
+    }
+
+    /** Ends what {@link #beginBurst} began. */
+    default void endBurst() {
+    }
 }
