@@ -552,13 +552,7 @@ public final class E1000Driver implements NetDevice {
             if (frameWaiting()) {
                 return true;
             }
-            card.write(IMS, ICR_RXT0 | ICR_RXO);
-            try {
-                return line.await(timeoutNanos) && !closed;
-            } finally {
-                card.write(IMC, 0xffff_ffff);
-                card.read(ICR);
-            }
+            return awaitUnmasked(ICR_RXT0 | ICR_RXO, timeoutNanos, false);
         }
         boolean asserted = line.await(timeoutNanos);
         if (closed) {
@@ -587,9 +581,18 @@ public final class E1000Driver implements NetDevice {
         if (backlogged()) {
             return true;
         }
-        card.write(IMS, ICR_RXDMT0 | ICR_RXO);
+        return awaitUnmasked(ICR_RXDMT0 | ICR_RXO, timeoutNanos, true);
+    }
+
+    /**
+     * Busy-poll mode: unmasks {@code causes} for one wait on the interrupt line and masks everything
+     * again after, dropping what was latched meanwhile. {@code anyWakeUp}: also return when the thread
+     * is unparked for another reason.
+     */
+    private boolean awaitUnmasked(int causes, long timeoutNanos, boolean anyWakeUp) throws InterruptedException {
+        card.write(IMS, causes);
         try {
-            return line.awaitWakeUp(timeoutNanos) && !closed;
+            return (anyWakeUp ? line.awaitWakeUp(timeoutNanos) : line.await(timeoutNanos)) && !closed;
         } finally {
             card.write(IMC, 0xffff_ffff);
             card.read(ICR);
