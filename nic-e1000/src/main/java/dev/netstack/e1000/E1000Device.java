@@ -96,8 +96,8 @@ public final class E1000Device implements LinkEndpoint {
 
     // --- statistics: since the last register read, and cumulative for metrics; guarded by rxLock
     //     for receive counters and txLock for transmit counters (see isTransmitStatistic) ----------
-    private final long[] statistics = new long[STATISTICS];
-    private final long[] statisticTotals = new long[STATISTICS];
+    private final long[] statistics = new long[STATISTIC_SLOTS];
+    private final long[] statisticTotals = new long[STATISTIC_SLOTS];
     private final AtomicLongArray errors = new AtomicLongArray(E1000Error.values().length);
 
     // --- receive state, guarded by rxLock --------------------------------------------------------
@@ -1087,7 +1087,25 @@ public final class E1000Device implements LinkEndpoint {
     // =============================================================================================
 
     private static int statisticIndex(int offset) {
-        return (offset - STATISTICS_START) >>> 2;
+        return STATISTIC_SLOT[(offset - STATISTICS_START) >>> 2];
+    }
+
+    /*
+     * Where each statistic lives in the arrays: receive counters, then transmit counters, with 128
+     * bytes of padding around and between them. The receive counters are written by the thread of
+     * the peer's transmit engine and the transmit counters by this card's own, so a cache line
+     * holding both (TPR and TPT are neighbours) crossed between the cores on every frame; and the
+     * count at the start of a receive is a store that the frame's DD store has to wait behind.
+     */
+    private static final int STATISTIC_PAD = 16;
+    private static final int[] STATISTIC_SLOT = new int[STATISTICS];
+    private static final int STATISTIC_SLOTS = 3 * STATISTIC_PAD + 2 * STATISTICS;
+
+    static {
+        for (int i = 0; i < STATISTICS; i++) {
+            boolean transmit = isTransmitStatistic(STATISTICS_START + 4 * i);
+            STATISTIC_SLOT[i] = transmit ? 2 * STATISTIC_PAD + STATISTICS + i : STATISTIC_PAD + i;
+        }
     }
 
     private static boolean isTransmitStatistic(int offset) {
