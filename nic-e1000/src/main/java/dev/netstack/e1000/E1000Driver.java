@@ -98,7 +98,7 @@ public final class E1000Driver implements NetDevice {
     private final Mbuf[] receiveMbufs;
     private int rxTail;        // mirrors RDT: the last descriptor handed back to the card
     private int rxNext;        // the next descriptor to look at; those from rxTail + 1 up to it wait for refill
-    private final int tailWriteInterval;   // descriptors taken between refills (and RDT writes)
+    private final int refillInterval;   // descriptors taken between refills (and RDT writes)
     private boolean discarding;   // inside a multi-buffer frame being dropped
 
     private final AtomicLongArray drops = new AtomicLongArray(Drop.values().length);
@@ -130,7 +130,7 @@ public final class E1000Driver implements NetDevice {
         this.line = card.interruptLine();
         this.transmitRingSize = config.transmitRingSize();
         this.receiveRingSize = config.receiveRingSize();
-        this.tailWriteInterval = Math.max(1, Math.min(16, receiveRingSize / 4));
+        this.refillInterval = Math.max(1, Math.min(16, receiveRingSize / 4));
         this.transmitMbufs = new Mbuf[transmitRingSize];
         this.receiveMbufs = new Mbuf[receiveRingSize];
 
@@ -498,7 +498,7 @@ public final class E1000Driver implements NetDevice {
             index = (index + 1) % receiveRingSize;
             rxNext = index;
             processed++;
-            if (Math.floorMod(rxNext - rxTail - 1, receiveRingSize) >= tailWriteInterval) {
+            if (Math.floorMod(rxNext - rxTail - 1, receiveRingSize) >= refillInterval) {
                 // give descriptors back during a long batch, before handing the frame up: a peer that
                 // answers each frame at once would otherwise find the ring used up while we still
                 // hold freed descriptors, and the card would miss frames (Linux's e1000 writes RDT
@@ -516,7 +516,7 @@ public final class E1000Driver implements NetDevice {
 
     /**
      * Hands the descriptors taken since the last refill back to the card: each gets its buffer's
-     * address and a cleared status, then RDT moves once. Fewer than {@link #tailWriteInterval} wait
+     * address and a cleared status, then RDT moves once. Fewer than {@link #refillInterval} wait
      * for the next one, also between batches (as Linux's e1000 does within one): a descriptor is a
      * quarter of a cache line the card writes next, and writing it back at once made the line, and
      * the one holding RDH and RDT, cross between the cores on every frame of a ping-pong.
