@@ -114,25 +114,20 @@ class BusyPollBacklogTest {
         // the replacements it sends pile up in the ring, which it leaves alone until the queue runs
         // empty. Standing back for as long as the reader is active would overflow the ring; the
         // backlog wakes the receive thread instead, which moves the frames into the queue.
-        // the default ring: the half of it left when RXDMT0 fires is the time the receive thread has
+        // The default ring: the half of it left when RXDMT0 fires is the time the receive thread has
+        // to wake up.
         int ring = 256;
         int inFlight = 300;   // more than the card's 255 descriptors; with them, within the test pool
         E1000Config config = BUSY.withRingSizes(ring, ring);
-        Ipv4Address b = Ipv4Address.parse("10.0.2.2");
+        Ipv4Address b = Rig.B_ADDRESS;
         try (Rig rig = new Rig(config.withName("a"), config.withName("b"));
-             NetStack guest = NetStack.builder().device(rig.a.driver).address("10.0.2.15/24").build();
-             NetStack host = NetStack.builder().device(rig.b.driver).address("10.0.2.2/24").build();
+             NetStack guest = rig.stackA();
+             NetStack host = rig.stackB();
              UdpSocket sender = guest.openUdpSocket().bind(5000);
              UdpSocket reader = host.openUdpSocket(1024, 1 << 20).bind(5001)) {
             guest.ping(b, 0, Duration.ofSeconds(2));
+            Rig.queueUnread(sender, reader, inFlight, ring / 4);   // nobody polls yet
             ByteBuffer payload = ByteBuffer.allocateDirect(64);
-            for (int sent = 0; sent < inFlight; ) {   // in steps the ring holds: nobody polls yet
-                for (int i = 0; i < ring / 4 && sent < inFlight; i++, sent++) {
-                    sender.sendTo(payload.clear(), b, 5001);
-                }
-                int queued = sent;
-                TestPeer.awaitTrue(() -> reader.queuedDatagrams() == queued, "the receive thread queues");
-            }
             long missedBefore = rig.b.card.read(MPC);
             long byThread = host.framesReceivedByReceiveThread();
 

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class BusyPollHandBackTest {
     private static final E1000Config BUSY = E1000Config.defaults().withRingSizes(256, 256).withBusyPoll(64);
-    private static final Ipv4Address B = Ipv4Address.parse("10.0.2.2");
+    private static final Ipv4Address B = Rig.B_ADDRESS;
     /**
      * Datagrams waiting for the reader when it comes back; it sends one more for each it reads. Fewer
      * than half the ring, less the 16 descriptors the driver may hold before it gives them back: at
@@ -43,18 +43,14 @@ class BusyPollHandBackTest {
     @Test
     void aReaderThatComesBackTakesTheCardBackFromTheReceiveThread() throws Exception {
         try (Rig rig = new Rig(BUSY.withName("a"), BUSY.withName("b"));
-             NetStack a = NetStack.builder().device(rig.a.driver).address("10.0.2.15/24").build();
-             NetStack b = NetStack.builder().device(rig.b.driver).address("10.0.2.2/24").build();
+             NetStack a = rig.stackA();
+             NetStack b = rig.stackB();
              UdpSocket sender = a.openUdpSocket().bind(5000);
              UdpSocket reader = b.openUdpSocket(1024, 1 << 20).bind(5001)) {
             a.ping(B, 0, Duration.ofSeconds(2));
             ByteBuffer payload = ByteBuffer.allocateDirect(64);
             // nobody reads yet: the receive thread has the card and queues what arrives
-            long before = b.framesReceivedByReceiveThread();
-            for (int i = 0; i < BACKLOG; i++) {
-                sender.sendTo(payload.clear(), B, 5001);
-            }
-            TestPeer.awaitTrue(() -> b.framesReceivedByReceiveThread() - before >= BACKLOG, "the receive thread queues");
+            Rig.queueUnread(sender, reader, BACKLOG, BACKLOG);
 
             ByteBuffer in = ByteBuffer.allocateDirect(2048);
             readAndReplace(reader, in, sender, payload, WARM_UP);

@@ -67,8 +67,8 @@ class BusyPollIdleWaitTest {
     @Test
     void anIdleBusyPollStackWaitsOnItsInterruptAndStillReceives() throws Exception {
         try (Rig rig = new Rig(BUSY.withName("a"), BUSY.withName("b"));
-             NetStack a = NetStack.builder().device(rig.a.driver).address("10.0.2.15/24").build();
-             NetStack b = NetStack.builder().device(rig.b.driver).address("10.0.2.2/24").build();
+             NetStack a = rig.stackA();
+             NetStack b = rig.stackB();
              UdpSocket sender = a.openUdpSocket().bind(5000);
              UdpSocket quiet = b.openUdpSocket().bind(5001)) {
             a.ping(dev.netstack.wire.Ipv4Address.parse("10.0.2.2"), 0, java.time.Duration.ofSeconds(2));

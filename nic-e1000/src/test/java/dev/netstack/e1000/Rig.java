@@ -1,9 +1,13 @@
 package dev.netstack.e1000;
 
+import dev.netstack.NetStack;
 import dev.netstack.buffer.DmaMemory;
 import dev.netstack.buffer.Mbuf;
 import dev.netstack.buffer.MbufPool;
+import dev.netstack.link.TestPeer;
 import dev.netstack.link.VirtualCable;
+import dev.netstack.socket.UdpSocket;
+import dev.netstack.wire.Ipv4Address;
 import dev.netstack.wire.MacAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -26,6 +30,38 @@ final class Rig implements AutoCloseable {
         a = new Side(GUEST_MAC, configA, clock);
         b = new Side(GATEWAY_MAC, configB, clock);
         cable = VirtualCable.connect(a.card.port(), b.card.port());
+    }
+
+    /** The addresses {@link #stackA()} and {@link #stackB()} take. */
+    static final Ipv4Address A_ADDRESS = Ipv4Address.parse("10.0.2.15");
+    static final Ipv4Address B_ADDRESS = Ipv4Address.parse("10.0.2.2");
+
+    /** A stack on side a's driver, at {@link #A_ADDRESS}/24; the caller closes it. */
+    NetStack stackA() {
+        return NetStack.builder().device(a.driver).address(A_ADDRESS + "/24").build();
+    }
+
+    /** A stack on side b's driver, at {@link #B_ADDRESS}/24; the caller closes it. */
+    NetStack stackB() {
+        return NetStack.builder().device(b.driver).address(B_ADDRESS + "/24").build();
+    }
+
+    /**
+     * For a reader that is not reading: sends {@code count} datagrams from {@code sender} to
+     * {@code reader}'s port at {@link #B_ADDRESS}, {@code step} at a time, and after each step waits
+     * until the receiving stack's thread has queued them all on {@code reader} (a step must fit in
+     * the ring, since nobody polls it meanwhile).
+     */
+    static void queueUnread(UdpSocket sender, UdpSocket reader, int count, int step) {
+        ByteBuffer payload = ByteBuffer.allocateDirect(64);
+        int before = reader.queuedDatagrams();
+        for (int sent = 0; sent < count; ) {
+            for (int i = 0; i < step && sent < count; i++, sent++) {
+                sender.sendTo(payload.clear(), B_ADDRESS, reader.localPort());
+            }
+            int queued = before + sent;
+            TestPeer.awaitTrue(() -> reader.queuedDatagrams() == queued, "the receive thread queues");
+        }
     }
 
     static Rig withRings(int ring) {
