@@ -43,13 +43,6 @@ class ArpLayerTest {
         return rig.peer.count(f -> Frames.isArpRequestFor(f, ip.bits()));
     }
 
-    /** Every frame injected so far has been handled when this returns. */
-    static void sync(StackRig rig) {
-        int before = replies(rig);
-        rig.inject(requestForUs(PEER_MAC, PEER_IP));
-        rig.peer.awaitCount(f -> Frames.isArp(f, ArpPacket.OP_REPLY), before + 1, "ARP reply");
-    }
-
     static ByteBuffer bytes(int... values) {
         byte[] b = new byte[values.length];
         for (int i = 0; i < values.length; i++) {
@@ -225,7 +218,7 @@ class ArpLayerTest {
             // a gratuitous ARP about a host we never talked to is not cached (RFC 826: only update)
             rig.inject(Frames.arpFrame(MacAddress.BROADCAST_BITS, ArpPacket.OP_REPLY, moved.bits(), Ipv4Address.parse("10.0.2.66").bits(),
                     MacAddress.BROADCAST_BITS, Ipv4Address.parse("10.0.2.66").bits()));
-            sync(rig);
+            rig.settle();
             assertThat(rig.stack.arpLookup(Ipv4Address.parse("10.0.2.66"))).isNull();
         }
     }

@@ -41,13 +41,6 @@ class IcmpLayerTest {
         return rig.peer.count(f -> Frames.isIcmp(f, type, code));
     }
 
-    /** Every frame injected so far has been handled when this returns. */
-    static void sync(StackRig rig) {
-        int before = rig.peer.count(f -> Frames.isArp(f, ArpPacket.OP_REPLY));
-        rig.inject(Frames.arpFrame(STACK_MAC.bits(), ArpPacket.OP_REQUEST, PEER_MAC.bits(), PEER_IP.bits(), 0L, STACK_IP.bits()));
-        rig.peer.awaitCount(f -> Frames.isArp(f, ArpPacket.OP_REPLY), before + 1, "ARP reply");
-    }
-
     @Test
     void echoRepliesCarryExactlyTheRequestData() {
         Random random = new Random(1234);
@@ -144,7 +137,7 @@ class IcmpLayerTest {
             rig.inject(Frames.padded(Frames.ethernet(MacAddress.BROADCAST_BITS, PEER_MAC.bits(), EthernetHeader.TYPE_IPV4,
                     Frames.ipv4(PEER_IP.bits(), Ipv4Address.parse("10.0.2.255").bits(), 253, new byte[8]))));
             rig.awaitDrops(Drop.IPV4_UNKNOWN_PROTOCOL, 1);
-            sync(rig);
+            rig.settle();
             assertThat(rig.drops(Drop.UDP_NO_SOCKET)).isEqualTo(3);
             assertThat(rig.peer.count(f -> Frames.isIpv4(f, Ipv4Header.PROTOCOL_ICMP))).isZero();
             assertThat(rig.drops(Drop.ICMP_RATE_LIMITED)).isZero();
@@ -168,7 +161,7 @@ class IcmpLayerTest {
             b.putShort(10, (short) 0);
             b.putShort(10, (short) dev.netstack.wire.InternetChecksum.compute(b, 0, 20));
             rig.inject(Frames.padded(Frames.ethernet(STACK_MAC.bits(), PEER_MAC.bits(), EthernetHeader.TYPE_IPV4, echoPacket)));
-            sync(rig);
+            rig.settle();
             rig.clock.advance(Duration.ofSeconds(31));
             rig.stack.runTimers();
             byte[] exceeded = rig.peer.await(f -> Frames.isIcmp(f, IcmpHeader.TYPE_TIME_EXCEEDED, IcmpHeader.CODE_REASSEMBLY_TIME_EXCEEDED),

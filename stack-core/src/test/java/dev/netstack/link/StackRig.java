@@ -67,11 +67,27 @@ public final class StackRig implements AutoCloseable {
         peer.inject(frame);
     }
 
-    /** Lets the stack learn the peer's MAC (an ARP request from the peer for us). */
+    /**
+     * Lets the stack learn the peer's MAC (an ARP request from the peer for us); returns once the
+     * stack has learned it and its reply is at the peer.
+     */
     public void introducePeer() {
         inject(Frames.arpFrame(STACK_MAC.bits(), dev.netstack.wire.ArpPacket.OP_REQUEST, PEER_MAC.bits(), PEER_IP.bits(),
                 0L, STACK_IP.bits()));
-        TestPeer.awaitTrue(() -> stack.arpLookup(PEER_IP) != null, "stack learns the peer");
+        settle();
+        if (stack.arpLookup(PEER_IP) == null) {
+            throw new AssertionError("the stack did not learn the peer from its ARP request");
+        }
+    }
+
+    /**
+     * Returns once every frame injected so far has been through the stack's layers, and what they
+     * sent in answer is at the peer (the virtual cable delivers synchronously). Counting the peer's
+     * answers is no substitute: an answer still on its way from an earlier frame would be taken for
+     * the one awaited.
+     */
+    public void settle() {
+        stack.receiveNow();
     }
 
     @Override
