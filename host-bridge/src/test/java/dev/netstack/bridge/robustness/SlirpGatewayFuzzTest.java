@@ -86,10 +86,15 @@ class SlirpGatewayFuzzTest {
             gateway.runTimers();
             // An answer from the loopback echo may arrive after that, for a guest address whose MAC the
             // gateway never learned (the fuzzed frame came from a multicast source MAC): it is held for
-            // ARP until 1 s of the test's clock passes. So keep time moving while waiting (bounded); a
+            // ARP until 1 s of the test's clock passes. One the loop handles after the clock moved (but
+            // before that runTimers) also renews its flow, which then outlives the 600 s step, and the
+            // echo's next answer may come at any time while the flow's socket is open. So keep time
+            // moving while waiting (bounded) until no flow is left (no host socket can answer then)
+            // and every buffer is back; flowCount() runs on the loop, before the pool is read. A
             // leaked buffer never comes back.
             long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
-            while (gateway.pool().available() != gateway.pool().capacity() && System.nanoTime() < deadline) {
+            while ((gateway.flowCount() != 0 || gateway.pool().available() != gateway.pool().capacity())
+                    && System.nanoTime() < deadline) {
                 clock.advance(Duration.ofSeconds(2));
                 gateway.runTimers();
                 Thread.onSpinWait();
