@@ -62,7 +62,9 @@ public final class GatewayMetrics implements MeterBinder {
         /** DNS query while no DNS service is configured, or the service failed. */
         DNS_UNAVAILABLE("dns_unavailable"),
         /** The gateway is closed. */
-        CLOSED("closed");
+        CLOSED("closed"),
+        /** A bug in the gateway's own handling of a guest frame: the frame was dropped and the error logged. */
+        INTERNAL_ERROR("internal_error");
 
         private final String tag;
 

@@ -390,7 +390,9 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         try {
             guestFrame(frame);
         } catch (RuntimeException e) {
-            // a bug must not stop the gateway; the frame is lost (and its buffer, if a view held it)
+            // a bug must not stop the gateway; the frame is lost (and its buffer, if a view held it:
+            // which layer owned it when the error came is not known, and freeing it twice would be worse)
+            metrics.drop(DropReason.INTERNAL_ERROR);
             log.error("gateway {}: unexpected error on a guest frame", name, e);
         }
     }
@@ -1335,7 +1337,10 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         frame.clear().position(at).limit(at + padded);
         try {
             p.receiveFrame(frame);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // the guest's port is not ours: whatever it throws stays on its side of the cable. An
+            // Error let through would end the task draining the guest's frames with its flag still
+            // up, and no frame from the guest would ever be handled again.
             metrics.drop(DropReason.NO_PEER);
             log.warn("gateway {}: the guest's port threw on a frame", name, e);
         } finally {

@@ -9,7 +9,12 @@ import dev.netstack.icmp.PingReply;
 import dev.netstack.socket.HostUnreachableException;
 import dev.netstack.socket.PortUnreachableException;
 import dev.netstack.socket.UdpSocket;
+import dev.netstack.link.Frames;
+import dev.netstack.wire.EthernetHeader;
+import dev.netstack.wire.IcmpHeader;
 import dev.netstack.wire.Ipv4Address;
+import dev.netstack.wire.Ipv4Header;
+import dev.netstack.wire.MacAddress;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -369,6 +374,41 @@ class SlirpGatewayTest {
             rebind.bind(forwarded);   // the forward's port is free again
         }
         assertThat(gateway.flowCount()).isZero();
+    }
+
+    @Test
+    void anErrorOutOfTheGuestsPortDoesNotStopTheGateway() throws Exception {
+        MacAddress guestMac = MacAddress.parse("52:54:00:12:34:56");
+        Ipv4Address guestIp = Ipv4Address.parse("10.0.2.15");
+        java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.BlockingQueue<Integer> replies = new java.util.concurrent.LinkedBlockingQueue<>();
+        try (SlirpGateway raw = SlirpGateway.builder().name("erring").dnsEnabled(false).build()) {
+            raw.attach(frame -> {
+                byte[] f = new byte[frame.remaining()];
+                frame.get(frame.position(), f);
+                if (!Frames.isIcmp(f, IcmpHeader.TYPE_ECHO_REPLY, 0)) {
+                    return;
+                }
+                if (!failed.getAndSet(true)) {
+                    throw new AssertionError("the guest's port fails (an Error, not an exception) on the first reply");
+                }
+                replies.add(ByteBuffer.wrap(f).getShort(Frames.transportOffset(f) + 6) & 0xffff);
+            });
+            for (int sequence = 1; sequence <= 2; sequence++) {
+                raw.receiveFrame(ByteBuffer.wrap(Frames.padded(Frames.ethernet(raw.gatewayMac().bits(), guestMac.bits(),
+                        EthernetHeader.TYPE_IPV4, Frames.ipv4(guestIp.bits(), raw.gatewayAddress().bits(), Ipv4Header.PROTOCOL_ICMP,
+                                Frames.icmp(IcmpHeader.TYPE_ECHO_REQUEST, 0, 7, sequence, new byte[16]))))));
+            }
+            // the Error stays with the port (it would end the task draining the guest's frames)
+            assertThat(replies.poll(5, TimeUnit.SECONDS)).as("the reply to the second ping").isEqualTo(2);
+            assertThat(failed).isTrue();
+            assertThat(raw.metrics().drops(DropReason.NO_PEER)).isEqualTo(1);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (raw.pool().available() != raw.pool().capacity() && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertThat(raw.pool().available()).as("gateway buffers").isEqualTo(raw.pool().capacity());
+        }
     }
 
     private static boolean gatewayThreadsAlive() {
