@@ -4,6 +4,7 @@ import dev.netstack.arp.ArpLayer;
 import dev.netstack.buffer.DmaMemory;
 import dev.netstack.buffer.Mbuf;
 import dev.netstack.buffer.MbufPool;
+import dev.netstack.concurrent.SpinLock;
 import dev.netstack.ethernet.EthernetLayer;
 import dev.netstack.icmp.IcmpLayer;
 import dev.netstack.icmp.PingReply;
@@ -24,7 +25,6 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -107,9 +107,10 @@ public final class NetStack implements AutoCloseable {
      * Held by the receive thread while it runs the pipeline or the timers, and by a caller of
      * {@link #runTimers()}: the receive path (reassembly, ARP scratch, the ICMP rate limiter) is
      * confined to one thread at a time. Never taken on the transmit path, so a reply sent from inside
-     * the pipeline cannot wait on it.
+     * the pipeline cannot wait on it. A {@link SpinLock}: its release does not wait for the stores
+     * of the batch (descriptors handed back to the card) to reach the other core.
      */
-    private final ReentrantLock pipeline = new ReentrantLock();
+    private final SpinLock pipeline = new SpinLock();
     /** Frames taken from the device by the receive thread and by application threads; written under {@link #pipeline}. */
     private final AtomicLong framesByReceiveThread = new AtomicLong();
     private final AtomicLong framesByApplications = new AtomicLong();
@@ -186,9 +187,9 @@ public final class NetStack implements AutoCloseable {
                         continue;
                     }
                     if (!pipeline.tryLock()) {
-                        // never queue on the lock: the poller's unlock would then have to wake us, a
-                        // system call on its hot path; and never wait on the device another thread is
-                        // polling (its frames would wake us): look again shortly
+                        // never spin on the lock beside the poller, taking a core it may need; and
+                        // never wait on the device another thread is polling (its frames would wake
+                        // us): look again shortly
                         LockSupport.parkNanos(this, BUSY_POLL_IDLE_PARK_NANOS);
                         continue;
                     }

@@ -4,6 +4,7 @@ import static dev.netstack.e1000.E1000Registers.*;
 
 import dev.netstack.buffer.DmaFault;
 import dev.netstack.buffer.DmaMemory;
+import dev.netstack.concurrent.SpinLock;
 import dev.netstack.link.FramePort;
 import dev.netstack.link.LinkEndpoint;
 import dev.netstack.wire.InternetChecksum;
@@ -15,7 +16,6 @@ import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32;
 
 /**
@@ -35,8 +35,10 @@ import java.util.zip.CRC32;
  * Transmit runs on the thread that writes TDT, holding only the TX lock, and hands the frame to
  * the peer with that lock held. Receive runs on the peer's sending thread holding only the RX lock
  * and never takes the TX lock, so two cards on a cable cannot deadlock (A.tx → B.rx and B.tx →
- * A.rx, never rx → tx). ICR and IMS are atomics; the interrupt line reads them live. Timers
- * (RDTR/RADV/TIDV/ITR) sit behind a third, leaf lock.
+ * A.rx, never rx → tx). The RX and TX locks are {@link SpinLock}s: releasing one does not wait
+ * for the frame just written into the peer's ring to reach the core that reads it. ICR and IMS
+ * are atomics; the interrupt line reads them live. Timers (RDTR/RADV/TIDV/ITR) sit behind a
+ * third, leaf lock.
  *
  * <h2>Bad drivers</h2>
  * No register access throws. A ring of bad length, outside memory, a head or tail past the ring,
@@ -88,8 +90,8 @@ public final class E1000Device implements LinkEndpoint {
     private final AtomicInteger icr = new AtomicInteger();
     private final AtomicInteger ims = new AtomicInteger();
 
-    private final ReentrantLock rxLock = new ReentrantLock();
-    private final ReentrantLock txLock = new ReentrantLock();
+    private final SpinLock rxLock = new SpinLock();
+    private final SpinLock txLock = new SpinLock();
     private final Object timerLock = new Object();
 
     private volatile FramePort peer;
@@ -573,8 +575,7 @@ public final class E1000Device implements LinkEndpoint {
 
     @Override
     public void receiveFrame(ByteBuffer frame) {
-        // inside a peer's burst this thread holds the lock already (beginBurst), and taking it again,
-        // even reentrantly, would be a full fence per frame
+        // inside a peer's burst this thread holds the lock already (beginBurst)
         boolean inBurst = rxLock.isHeldByCurrentThread();
         if (!inBurst) {
             rxLock.lock();
@@ -598,9 +599,10 @@ public final class E1000Device implements LinkEndpoint {
 
     /**
      * A peer's transmit engine is about to deliver a burst: the receive lock is taken once for all
-     * of it. Then no frame of the burst ends in a full fence (a lock release), so the stores that
-     * write each frame into the ring, to cache lines the receiving core reads, drain while the next
-     * frames are written instead of the sender waiting for each in turn.
+     * of it. Then no frame of the burst starts with a full fence (taking the lock is a
+     * compare-and-set), so the stores that write each frame into the ring, to cache lines the
+     * receiving core reads, drain while the next frames are written instead of the sender waiting
+     * for each in turn.
      */
     @Override
     public void beginBurst() {
@@ -1143,7 +1145,7 @@ public final class E1000Device implements LinkEndpoint {
     }
 
     private int readStatistic(int offset) {
-        ReentrantLock lock = isTransmitStatistic(offset) ? txLock : rxLock;
+        SpinLock lock = isTransmitStatistic(offset) ? txLock : rxLock;
         lock.lock();
         try {
             if (isLowHalf(offset)) {
@@ -1174,7 +1176,7 @@ public final class E1000Device implements LinkEndpoint {
             throw new IllegalArgumentException("not a statistics register: 0x" + Integer.toHexString(offset));
         }
         int at = isHighHalf(offset) ? offset - 4 : offset;
-        ReentrantLock lock = isTransmitStatistic(at) ? txLock : rxLock;
+        SpinLock lock = isTransmitStatistic(at) ? txLock : rxLock;
         lock.lock();
         try {
             return statisticTotals[statisticIndex(at)];

@@ -5,13 +5,13 @@ import static dev.netstack.e1000.E1000Registers.*;
 import dev.netstack.buffer.DmaMemory;
 import dev.netstack.buffer.Mbuf;
 import dev.netstack.buffer.MbufPool;
+import dev.netstack.concurrent.SpinLock;
 import dev.netstack.link.FrameSink;
 import dev.netstack.link.NetDevice;
 import dev.netstack.wire.InternetChecksum;
 import dev.netstack.wire.MacAddress;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The driver for {@link E1000Device}, in the shape of xv6's {@code e1000.c}: it talks to the card
@@ -83,7 +83,7 @@ public final class E1000Driver implements NetDevice {
     private final InterruptLine line;
 
     // --- transmit side, guarded by txLock ----------------------------------------------------------
-    private final ReentrantLock txLock = new ReentrantLock();
+    private final SpinLock txLock = new SpinLock();
     private final long transmitRing;
     private final int transmitRingSize;
     private final Mbuf[] transmitMbufs;

@@ -80,7 +80,7 @@ public final class Ipv4Layer {
      * It must be reentrant: a datagram to ourselves may be answered to ourselves (an echo request)
      * from inside the pipeline.
      */
-    public void pipelineLock(java.util.concurrent.locks.ReentrantLock lock) {
+    public void pipelineLock(java.util.concurrent.locks.Lock lock) {
         this.pipeline = lock;
     }
 
