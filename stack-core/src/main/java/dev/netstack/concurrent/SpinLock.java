@@ -17,8 +17,9 @@ import java.util.concurrent.locks.LockSupport;
  * the store buffer until that core gives the lines up; a full fence makes the thread wait for all
  * of them. Here unlock is a release store: the thread goes on, and the stores drain while it
  * builds its next frame. Taking the lock is still a compare-and-set (a full fence), but by then
- * they have usually drained. On this project's 2-vCPU VM that is +10-19% datagrams per second
- * when a cache line takes ~500 ns between the cores, and about the same when it takes ~150 ns.
+ * some or all of that wait has passed. On this project's 2-vCPU VM that is +8-19% datagrams per
+ * second with one send per datagram when a cache line takes ~500 ns between the cores, and +1-17%
+ * when it takes ~150 ns (benchmarks/RESULTS.md).
  *
  * <p>The price is that nobody is woken on unlock: a thread that finds the lock held spins, then
  * yields, then sleeps {@value #PARK_NANOS} ns between looks. Critical sections guarded by it last
@@ -51,41 +52,33 @@ public final class SpinLock implements Lock {
     @Override
     public void lock() {
         Thread me = Thread.currentThread();
-        if (OWNER.getOpaque(this) == me) {   // only this thread ever stores itself there
-            holds++;
+        if (enteredAgain(me)) {
             return;
         }
+        boolean interrupted = false;
         for (int looks = 0; !OWNER.compareAndSet(this, null, me); looks++) {
+            // an interrupt would make every sleep return at once: hold it back, set it again after
+            interrupted |= looks >= SPINS + YIELDS && Thread.interrupted();
             waitALittle(looks);
         }
         holds = 1;
+        if (interrupted) {
+            me.interrupt();
+        }
     }
 
     @Override
     public void lockInterruptibly() throws InterruptedException {
-        Thread me = Thread.currentThread();
-        if (OWNER.getOpaque(this) == me) {
-            holds++;
-            return;
-        }
-        for (int looks = 0; !OWNER.compareAndSet(this, null, me); looks++) {
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
-            }
-            waitALittle(looks);
-        }
-        holds = 1;
+        take(Long.MAX_VALUE);
     }
 
     @Override
     public boolean tryLock() {
         Thread me = Thread.currentThread();
-        Object current = OWNER.getOpaque(this);
-        if (current == me) {
-            holds++;
+        if (enteredAgain(me)) {
             return true;
         }
-        if (current == null && OWNER.compareAndSet(this, null, me)) {
+        if (OWNER.getOpaque(this) == null && OWNER.compareAndSet(this, null, me)) {
             holds = 1;
             return true;
         }
@@ -94,23 +87,36 @@ public final class SpinLock implements Lock {
 
     @Override
     public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
+        return take(unit.toNanos(time));
+    }
+
+    /** Takes the lock unless interrupted or {@code timeoutNanos} pass first ({@code Long.MAX_VALUE}: no limit). */
+    private boolean take(long timeoutNanos) throws InterruptedException {
         Thread me = Thread.currentThread();
-        if (OWNER.getOpaque(this) == me) {
-            holds++;
+        if (enteredAgain(me)) {
             return true;
         }
-        long deadline = System.nanoTime() + unit.toNanos(time);
+        long start = System.nanoTime();
         for (int looks = 0; !OWNER.compareAndSet(this, null, me); looks++) {
             if (Thread.interrupted()) {
                 throw new InterruptedException();
             }
-            if (System.nanoTime() - deadline >= 0) {
+            if (timeoutNanos != Long.MAX_VALUE && System.nanoTime() - start >= timeoutNanos) {
                 return false;
             }
             waitALittle(looks);
         }
         holds = 1;
         return true;
+    }
+
+    /** The holder takes it again; only this thread ever stores itself as the owner. */
+    private boolean enteredAgain(Thread me) {
+        if (OWNER.getOpaque(this) == me) {
+            holds++;
+            return true;
+        }
+        return false;
     }
 
     /** @throws IllegalMonitorStateException when the calling thread does not hold the lock */

@@ -140,6 +140,32 @@ class SpinLockTest {
     }
 
     @Test
+    void lockWaitsThroughAnInterruptAsleepAndLeavesItSet() throws Exception {
+        SpinLock lock = new SpinLock();
+        lock.lock();
+        CompletableFuture<Boolean> stillInterrupted = new CompletableFuture<>();
+        Thread waiter = new Thread(() -> {
+            Thread.currentThread().interrupt();
+            lock.lock();
+            try {
+                stillInterrupted.complete(Thread.currentThread().isInterrupted());
+            } finally {
+                lock.unlock();
+            }
+        });
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        waiter.start();
+        Thread.sleep(500);
+        long cpu = threads.getThreadCpuTime(waiter.getId());
+        assertThat(stillInterrupted).isNotDone();
+        lock.unlock();
+        assertThat(stillInterrupted.get(5, TimeUnit.SECONDS)).as("the interrupt is still set").isTrue();
+        // with the interrupt left set, every sleep between looks returns at once: a waiter spinning
+        // for the whole half second would have used most of it
+        assertThat(cpu).as("CPU ns of a waiter half a second behind a held lock").isLessThan(TimeUnit.MILLISECONDS.toNanos(200));
+    }
+
+    @Test
     void aTimedTryGivesUpAtItsDeadline() throws Exception {
         SpinLock lock = new SpinLock();
         lock.lock();
