@@ -17,7 +17,7 @@ import java.util.concurrent.locks.LockSupport;
  * the store buffer until that core gives the lines up; a full fence makes the thread wait for all
  * of them. Here unlock is a release store: the thread goes on, and the stores drain while it
  * builds its next frame. Taking the lock is still a compare-and-set (a full fence), but by then
- * some or all of that wait has passed. On this project's 2-vCPU VM that is +8-19% datagrams per
+ * some or all of that wait has passed. On this project's 2-vCPU VM that is +6-19% datagrams per
  * second with one send per datagram when a cache line takes ~500 ns between the cores, and +1-17%
  * when it takes ~150 ns (benchmarks/RESULTS.md).
  *
