@@ -1492,26 +1492,15 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         }
         closed = true;
         try {
-            onLoop(() -> {
-                timer.cancel(false);
-                flows.clear();
-                for (PortForwardBinding binding : forwards) {
-                    if (binding.channel != null) {
-                        binding.channel.close();
-                    }
+            if (!onLoop(this::releaseAll, false)) {
+                // a caller's loop that no longer takes tasks: once it has stopped, no other thread
+                // touches this state, so the buffers it holds are freed then (here, if it has)
+                if (loop.isTerminated()) {
+                    releaseAfterTheLoop();
+                } else {
+                    loop.terminationFuture().addListener(f -> releaseAfterTheLoop());
                 }
-                while (waitCount > 0) {
-                    waitFrame[waitHead].free();
-                    waitFrame[waitHead] = null;
-                    waitHead = (waitHead + 1) % waitFrame.length;
-                    waitCount--;
-                }
-                reassembler.clear();
-                datagramBuffers.release();
-                batchBuffers.release();
-                readBuffers.release();
-                return 0;
-            }, 0);
+            }
         } finally {
             if (ownsDns) {
                 dns.close();
@@ -1520,11 +1509,43 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
                 if (group.isTerminated()) {
                     // no drain task can run any more: this thread is the inbox's only consumer now
-                    for (Mbuf frame = inbox.poll(); frame != null; frame = inbox.poll()) {
-                        frame.free();
-                    }
+                    freeInbox();
                 }
             }
+        }
+    }
+
+    /** On the loop: stops the timers, closes the sockets, frees every held frame and buffer. */
+    private boolean releaseAll() {
+        timer.cancel(false);
+        flows.clear();
+        for (PortForwardBinding binding : forwards) {
+            if (binding.channel != null) {
+                binding.channel.close();
+            }
+        }
+        while (waitCount > 0) {
+            waitFrame[waitHead].free();
+            waitFrame[waitHead] = null;
+            waitHead = (waitHead + 1) % waitFrame.length;
+            waitCount--;
+        }
+        reassembler.clear();
+        datagramBuffers.release();
+        batchBuffers.release();
+        readBuffers.release();
+        return true;
+    }
+
+    /** After the loop has terminated, on whatever thread: as {@link #releaseAll}, and the frames queued for it. */
+    private void releaseAfterTheLoop() {
+        releaseAll();
+        freeInbox();
+    }
+
+    private void freeInbox() {
+        for (Mbuf frame = inbox.poll(); frame != null; frame = inbox.poll()) {
+            frame.free();
         }
     }
 
@@ -1701,7 +1722,10 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             return this;
         }
 
-        /** Runs on this group (the caller shuts it down) instead of a thread of its own. */
+        /**
+         * Runs on this group (the caller shuts it down) instead of a thread of its own. Close the
+         * gateway before or after shutting the group down: either way its buffers come back.
+         */
         public Builder eventLoopGroup(EventLoopGroup group) {
             this.group = Objects.requireNonNull(group, "group");
             return this;

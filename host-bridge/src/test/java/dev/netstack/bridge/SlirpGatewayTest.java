@@ -411,6 +411,28 @@ class SlirpGatewayTest {
         }
     }
 
+    @Test
+    void closedAfterTheCallersLoopStoppedItStillFreesWhatItHeld() throws Exception {
+        io.netty.channel.EventLoopGroup group = NettyTransport.newEventLoopGroup(1, "stopping-first");
+        SlirpGateway raw = SlirpGateway.builder().name("outlived").dnsEnabled(false).eventLoopGroup(group).build();
+        try {
+            raw.attach(frame -> { });
+            int capacity = raw.pool().capacity();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+            // a frame from the guest after the loop stopped (the application stopped it first) is
+            // copied and queued for a loop that will never take it
+            raw.receiveFrame(ByteBuffer.wrap(Frames.udpFrame(raw.gatewayMac().bits(), MacAddress.parse("52:54:00:12:34:56").bits(),
+                    Ipv4Address.parse("10.0.2.15"), GATEWAY, 2000, 9, new byte[] {1, 2, 3})));
+            assertThat(raw.pool().available()).isEqualTo(capacity - 1);
+
+            raw.close();
+            assertThat(raw.pool().available()).as("gateway buffers after close").isEqualTo(capacity);
+        } finally {
+            raw.close();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
     private static boolean gatewayThreadsAlive() {
         return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("slirp-closing") && t.isAlive());
     }
