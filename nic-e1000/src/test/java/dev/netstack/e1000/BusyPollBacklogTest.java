@@ -66,13 +66,7 @@ class BusyPollBacklogTest {
     @Test
     void framesBackingUpDuringTheWaitWakeIt() throws Exception {
         try (Rig rig = new Rig(BUSY.withName("a"), BUSY.withName("b"))) {
-            CompletableFuture<Boolean> woke = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return rig.b.driver.awaitBacklog(TimeUnit.SECONDS.toNanos(10));
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Boolean> woke = Rig.inBackground(() -> rig.b.driver.awaitBacklog(TimeUnit.SECONDS.toNanos(10)));
             TestPeer.awaitTrue(() -> rig.b.card.read(IMS) == (ICR_RXDMT0 | ICR_RXO), "the waiter unmasks RXDMT0 and RXO");
             for (int i = 0; i < HALF_A_RING; i++) {
                 rig.a.send(Rig.numberedFrame(Rig.GATEWAY_MAC, Rig.GUEST_MAC, i));

@@ -48,13 +48,7 @@ class BusyPollIdleWaitTest {
     @Test
     void aFrameArrivingDuringTheWaitWakesIt() throws Exception {
         try (Rig rig = new Rig(BUSY.withName("a"), BUSY.withName("b"))) {
-            CompletableFuture<Boolean> woke = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return rig.b.driver.awaitReceive(TimeUnit.SECONDS.toNanos(10));
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Boolean> woke = Rig.inBackground(() -> rig.b.driver.awaitReceive(TimeUnit.SECONDS.toNanos(10)));
             TestPeer.awaitTrue(() -> (rig.b.card.read(IMS) & ICR_RXT0) != 0, "the waiter unmasks RXT0");
             rig.a.send(Rig.numberedFrame(Rig.GATEWAY_MAC, Rig.GUEST_MAC, 7));
 

@@ -12,6 +12,7 @@ import dev.netstack.wire.MacAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /** Two E1000 cards with their drivers, each in its own guest memory, joined by a cable. */
 final class Rig implements AutoCloseable {
@@ -30,6 +31,23 @@ final class Rig implements AutoCloseable {
         a = new Side(GUEST_MAC, configA, clock);
         b = new Side(GATEWAY_MAC, configB, clock);
         cable = VirtualCable.connect(a.card.port(), b.card.port());
+    }
+
+    /** A driver wait that may be interrupted: {@code awaitReceive}, {@code awaitBacklog}. */
+    @FunctionalInterface
+    interface Wait {
+        boolean await() throws InterruptedException;
+    }
+
+    /** Runs {@code wait} on another thread; an interrupt there fails the future. */
+    static CompletableFuture<Boolean> inBackground(Wait wait) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return wait.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     /** The addresses {@link #stackA()} and {@link #stackB()} take. */

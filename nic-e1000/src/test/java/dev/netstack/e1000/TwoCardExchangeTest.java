@@ -182,13 +182,7 @@ class TwoCardExchangeTest {
         card.write(IMC, ICR_TXDW);
 
         // a waiting receive thread wakes when a frame arrives
-        CompletableFuture<Boolean> woke = CompletableFuture.supplyAsync(() -> {
-            try {
-                return rig.b.driver.awaitReceive(TimeUnit.SECONDS.toNanos(5));
-            } catch (InterruptedException e) {
-                return false;
-            }
-        });
+        CompletableFuture<Boolean> woke = Rig.inBackground(() -> rig.b.driver.awaitReceive(TimeUnit.SECONDS.toNanos(5)));
         Thread.sleep(50);
         rig.a.send(Rig.numberedFrame(Rig.GATEWAY_MAC, Rig.GUEST_MAC, 3));
         assertThat(woke.get(5, TimeUnit.SECONDS)).isTrue();
