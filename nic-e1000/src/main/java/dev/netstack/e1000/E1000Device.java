@@ -575,11 +575,10 @@ public final class E1000Device implements LinkEndpoint {
 
     @Override
     public void receiveFrame(ByteBuffer frame) {
-        // inside a peer's burst this thread holds the lock already (beginBurst)
+        // inside a peer's burst this thread holds the lock already (beginBurst), and taking it again
+        // is no compare-and-set; the timers wait for the burst's end
         boolean inBurst = rxLock.isHeldByCurrentThread();
-        if (!inBurst) {
-            rxLock.lock();
-        }
+        rxLock.lock();
         int position = frame.position();
         int limit = frame.limit();
         try {
@@ -588,9 +587,7 @@ public final class E1000Device implements LinkEndpoint {
             countError(E1000Error.INTERNAL);   // never into the sender's thread
         } finally {
             frame.limit(limit).position(position);
-            if (!inBurst) {
-                rxLock.unlock();
-            }
+            rxLock.unlock();
         }
         if (!inBurst && timersArmed) {
             tick();
