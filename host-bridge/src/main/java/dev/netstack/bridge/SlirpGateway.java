@@ -1491,26 +1491,22 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
             return;
         }
         closed = true;
+        boolean released = false;
         try {
-            if (!onLoop(this::releaseAll, false)) {
-                // a caller's loop that no longer takes tasks: once it has stopped, no other thread
-                // touches this state, so the buffers it holds are freed then (here, if it has)
-                if (loop.isTerminated()) {
-                    releaseAfterTheLoop();
-                } else {
-                    loop.terminationFuture().addListener(f -> releaseAfterTheLoop());
-                }
-            }
+            released = onLoop(this::releaseAll, false);   // false: the loop no longer takes tasks
         } finally {
             if (ownsDns) {
                 dns.close();
             }
             if (ownsGroup) {
                 group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
-                if (group.isTerminated()) {
-                    // no drain task can run any more: this thread is the inbox's only consumer now
-                    freeInbox();
-                }
+            }
+            // Once the loop has stopped no other thread touches this state and no drain task runs:
+            // the thread that sees it stop frees what is left (a caller's loop may stop after us)
+            if (loop.isTerminated()) {
+                releaseAfterTheLoop(released);
+            } else if (!released) {
+                loop.terminationFuture().addListener(f -> releaseAfterTheLoop(false));
             }
         }
     }
@@ -1537,13 +1533,11 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
         return true;
     }
 
-    /** After the loop has terminated, on whatever thread: as {@link #releaseAll}, and the frames queued for it. */
-    private void releaseAfterTheLoop() {
-        releaseAll();
-        freeInbox();
-    }
-
-    private void freeInbox() {
+    /** After the loop has terminated, on whatever thread: {@link #releaseAll} unless the loop ran it, and the frames queued for it. */
+    private void releaseAfterTheLoop(boolean releasedOnLoop) {
+        if (!releasedOnLoop) {
+            releaseAll();
+        }
         for (Mbuf frame = inbox.poll(); frame != null; frame = inbox.poll()) {
             frame.free();
         }
