@@ -49,16 +49,10 @@ final class Gateway {
         // round robin cannot (one host socket, so one system call, per flow); once with single sends,
         // where the cost is the gateway's own per flow: its table, its sockets
         for (boolean segmentation : new boolean[] {true, false}) {
-            String suffix = segmentation ? "" : "-single";
-            Workload.Rate first = null;
-            for (int flows : h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000}) {
-                Workload.Rate r = blast(64, flows, segmentation, h.warm, h.measure);
-                h.progress(flows + " flows" + (segmentation ? "" : ", single sends"), r);
-                if (first == null) {
-                    first = r;
-                }
-                h.growthRow("7.flows-" + flows + suffix, flows + " NAT flows" + (segmentation ? "" : ", single sends"), r, first);
-            }
+            h.growthGroup("7.flows-", segmentation ? "" : "-single",
+                    h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000},
+                    flows -> flows + " NAT flows" + (segmentation ? "" : ", single sends"),
+                    (flows, seconds) -> blast(64, flows, segmentation, h.warm, seconds));
         }
         System.out.println();
     }
