@@ -9,6 +9,8 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -30,11 +32,15 @@ import java.util.concurrent.atomic.LongAdder;
  * must be the query's, the rcode NOERROR, the additional section may hold only an EDNS0 OPT
  * record, and decoding the header's counts of records must consume exactly the bytes received.
  * The {@link DnsProtocolException} says what was expected and what came.
+ *
+ * <p>Thread-safe: queries from several threads run side by side, each on its own socket.
  */
 public final class DnsResolver {
     public static final int DNS_PORT = 53;
     /** Room for any UDP datagram: a short buffer would truncate silently and hide a length lie. */
     private static final int RECEIVE_BUFFER = 65536;
+    /** Receive buffers kept for the next queries: as many as queries usually run at once. */
+    private static final int KEPT_BUFFERS = 4;
 
     private final NetStack stack;
     private final Ipv4Address server;
@@ -43,6 +49,12 @@ public final class DnsResolver {
     private final boolean recursionDesired;
     private final SecureRandom random = new SecureRandom();
     private final LongAdder ignored = new LongAdder();
+    /**
+     * Receive buffers between queries, so that a query does not allocate and clear 64 KiB. Nothing
+     * refers to a buffer once its query returns: the decoder copies what it keeps.
+     */
+    private final ConcurrentLinkedQueue<byte[]> buffers = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger keptBuffers = new AtomicInteger();
 
     private DnsResolver(Builder b) {
         this.stack = b.stack;
@@ -106,7 +118,7 @@ public final class DnsResolver {
         String qualified = DnsMessages.qualify(name);
         int id = random.nextInt(1 << 16);
         ByteBuffer query = DnsMessages.encodeQuery(id, qualified, type, recursionDesired);
-        byte[] buffer = new byte[RECEIVE_BUFFER];
+        byte[] buffer = takeBuffer();
         ByteBuffer target = ByteBuffer.wrap(buffer);
         String lastProblem = null;
         try (UdpSocket socket = stack.openUdpSocket().bind(0)) {
@@ -141,6 +153,26 @@ public final class DnsResolver {
                     lastProblem = e.getMessage();
                 }
             }
+        } finally {
+            giveBack(buffer);
+        }
+    }
+
+    private byte[] takeBuffer() {
+        byte[] buffer = buffers.poll();
+        if (buffer == null) {
+            return new byte[RECEIVE_BUFFER];
+        }
+        keptBuffers.decrementAndGet();
+        return buffer;
+    }
+
+    /** Keeps {@code buffer} for a later query unless {@link #KEPT_BUFFERS} are kept already. */
+    private void giveBack(byte[] buffer) {
+        if (keptBuffers.incrementAndGet() <= KEPT_BUFFERS) {
+            buffers.offer(buffer);
+        } else {
+            keptBuffers.decrementAndGet();
         }
     }
 
