@@ -9,8 +9,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -53,8 +52,7 @@ public final class DnsResolver {
      * Receive buffers between queries, so that a query does not allocate and clear 64 KiB. Nothing
      * refers to a buffer once its query returns: the decoder copies what it keeps.
      */
-    private final ConcurrentLinkedQueue<byte[]> buffers = new ConcurrentLinkedQueue<>();
-    private final AtomicInteger keptBuffers = new AtomicInteger();
+    private final ArrayBlockingQueue<byte[]> buffers = new ArrayBlockingQueue<>(KEPT_BUFFERS);
 
     private DnsResolver(Builder b) {
         this.stack = b.stack;
@@ -118,7 +116,10 @@ public final class DnsResolver {
         String qualified = DnsMessages.qualify(name);
         int id = random.nextInt(1 << 16);
         ByteBuffer query = DnsMessages.encodeQuery(id, qualified, type, recursionDesired);
-        byte[] buffer = takeBuffer();
+        byte[] buffer = buffers.poll();
+        if (buffer == null) {
+            buffer = new byte[RECEIVE_BUFFER];
+        }
         ByteBuffer target = ByteBuffer.wrap(buffer);
         String lastProblem = null;
         try (UdpSocket socket = stack.openUdpSocket().bind(0)) {
@@ -154,25 +155,7 @@ public final class DnsResolver {
                 }
             }
         } finally {
-            giveBack(buffer);
-        }
-    }
-
-    private byte[] takeBuffer() {
-        byte[] buffer = buffers.poll();
-        if (buffer == null) {
-            return new byte[RECEIVE_BUFFER];
-        }
-        keptBuffers.decrementAndGet();
-        return buffer;
-    }
-
-    /** Keeps {@code buffer} for a later query unless {@link #KEPT_BUFFERS} are kept already. */
-    private void giveBack(byte[] buffer) {
-        if (keptBuffers.incrementAndGet() <= KEPT_BUFFERS) {
-            buffers.offer(buffer);
-        } else {
-            keptBuffers.decrementAndGet();
+            buffers.offer(buffer);   // dropped when KEPT_BUFFERS are kept already
         }
     }
 
