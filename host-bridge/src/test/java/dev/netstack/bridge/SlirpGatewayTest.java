@@ -16,6 +16,7 @@ import dev.netstack.wire.Ipv4Address;
 import dev.netstack.wire.Ipv4Header;
 import dev.netstack.wire.MacAddress;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.channel.EventLoopGroup;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -25,10 +26,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -380,8 +384,8 @@ class SlirpGatewayTest {
     void anErrorOutOfTheGuestsPortDoesNotStopTheGateway() throws Exception {
         MacAddress guestMac = MacAddress.parse("52:54:00:12:34:56");
         Ipv4Address guestIp = Ipv4Address.parse("10.0.2.15");
-        java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.concurrent.BlockingQueue<Integer> replies = new java.util.concurrent.LinkedBlockingQueue<>();
+        AtomicBoolean failed = new AtomicBoolean();
+        BlockingQueue<Integer> replies = new LinkedBlockingQueue<>();
         try (SlirpGateway raw = SlirpGateway.builder().name("erring").dnsEnabled(false).build()) {
             raw.attach(frame -> {
                 byte[] f = new byte[frame.remaining()];
@@ -413,7 +417,7 @@ class SlirpGatewayTest {
 
     @Test
     void closedAfterTheCallersLoopStoppedItStillFreesWhatItHeld() throws Exception {
-        io.netty.channel.EventLoopGroup group = NettyTransport.newEventLoopGroup(1, "stopping-first");
+        EventLoopGroup group = NettyTransport.newEventLoopGroup(1, "stopping-first");
         SlirpGateway raw = SlirpGateway.builder().name("outlived").dnsEnabled(false).eventLoopGroup(group).build();
         try {
             raw.attach(frame -> { });
@@ -443,7 +447,7 @@ class SlirpGatewayTest {
         }
 
         final DatagramChannel channel;
-        final java.util.concurrent.BlockingQueue<Received> received = new java.util.concurrent.LinkedBlockingQueue<>();
+        final BlockingQueue<Received> received = new LinkedBlockingQueue<>();
         private final Thread thread;
 
         private HostServer(String answer) throws Exception {
