@@ -213,17 +213,20 @@ public final class SideBySide {
         for (int i = 0; i < ratios.length; i++) {
             ratios[i] = ours[i].receivedPerSecond / baseline[i].receivedPerSecond;
         }
-        medianRatio(ratios, "%.2fx");
+        medianRatio(ratios, "%.2fx", "ratio = median of %d paired windows");
     }
 
-    /** Gives the row just added the median of {@code ratios} (formatted with {@code format}) and their range. */
-    private void medianRatio(double[] ratios, String format) {
+    /**
+     * Gives the row just added the median of {@code ratios} (formatted with {@code format}) and
+     * adds to its note how it came about ({@code how}, given the count) and the ratios' range.
+     */
+    private void medianRatio(double[] ratios, String format, String how) {
         java.util.Arrays.sort(ratios);
         Row r = rows.get(rows.size() - 1);
         r.ratioValue = ratios[ratios.length / 2];
         r.ratio = String.format(format, r.ratioValue);
-        r.note = r.note + String.format(", ratio = median of %d paired windows (%.2f-%.2fx)",
-                ratios.length, ratios[0], ratios[ratios.length - 1]);
+        String range = String.format(how + " (%.2f-%.2fx)", ratios.length, ratios[0], ratios[ratios.length - 1]);
+        r.note = r.note.isEmpty() ? range : r.note + ", " + range;
     }
 
     /** The window with the median rate received. */
@@ -337,7 +340,7 @@ public final class SideBySide {
         for (int i = 0; i < ratios.length; i++) {
             ratios[i] = (double) ours[i].p50 / baseline[i].p50;
         }
-        medianRatio(ratios, "p50 %.2fx");
+        medianRatio(ratios, "p50 %.2fx", "ratio = median of %d paired windows");
     }
 
     static String fmtLatency(Workload.Latency l) {
@@ -391,12 +394,7 @@ public final class SideBySide {
                 for (int round = 0; round < rounds; round++) {
                     ratios[round] = runs[i][round].cpuNanosPerDatagram / runs[0][round].cpuNanosPerDatagram;
                 }
-                java.util.Arrays.sort(ratios);
-                Row row = rows.get(rows.size() - 1);
-                row.ratioValue = ratios[rounds / 2];
-                row.ratio = String.format("cost %.2fx", row.ratioValue);
-                String turns = String.format("cost = median of %d turns (%.2f-%.2fx)", rounds, ratios[0], ratios[rounds - 1]);
-                row.note = row.note.isEmpty() ? turns : row.note + ", " + turns;
+                medianRatio(ratios, "cost %.2fx", "cost = median of %d turns");
             }
         }
     }
