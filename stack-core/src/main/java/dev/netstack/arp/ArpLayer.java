@@ -30,8 +30,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * the slot that last answered for it, and each slot carries a sequence number (a seqlock): a
  * writer makes it odd before it changes the slot's address, state, MAC or lifetime and even again
  * after (release); a reader takes the number (acquire), reads the slot, and trusts what it read
- * only if the number was even and has not moved. Anything else (a stale hint, a pending or expired
- * entry, a slot being written) falls back to the locked path, which also refreshes the hint.
+ * only if the number was even and has not moved. Anything else (a stale hint, a pending entry, a
+ * slot being written) falls back to the locked path, which also refreshes the hint.
+ *
+ * <p>That path reads no clock either: a clock read costs about as much as the rest of it (a
+ * {@code clock_gettime} each time). An entry past its lifetime is freed by the next {@link #tick()},
+ * the stack's timer, so a sender may go on using it for up to one timer interval (Linux's
+ * neighbour states also move on timers); everything else ({@link #lookup}, the locked path,
+ * learning) sees the lifetime exactly. LRU eviction orders entries by a count of uses, not by time.
  *
  * <p>A packet waiting for resolution may be a train of frames linked through {@link Mbuf#chained()}
  * (the fragments of one datagram), so a fragmented datagram counts as one queue entry.
@@ -73,7 +79,13 @@ public final class ArpLayer {
     private final long[] macs;
     private final byte[] states;
     private final long[] expiresAt;
+    /** Per slot: the {@link #uses} count at its last use, for LRU eviction. */
     private final long[] lastUsed;
+    /**
+     * A logical clock of uses: LRU needs their order, not their time. Bumped with plain writes, also
+     * by senders without the lock: a lost or repeated number only bends the eviction order a little.
+     */
+    private long uses;
     private final long[] lastRequestAt;
     private final int[] requestsSent;
     private final MbufQueue[] waiting;
@@ -208,7 +220,7 @@ public final class ArpLayer {
             expiresAt[slot] = now + config.lifetimeNanos;
             endWrite(slot);
             hint(ip, slot);
-            lastUsed[slot] = now;
+            lastUsed[slot] = ++uses;
             requestsSent[slot] = 0;
             MbufQueue q = waiting[slot];
             for (Mbuf m = q.poll(); m != null; m = q.poll()) {
@@ -233,19 +245,19 @@ public final class ArpLayer {
             transmitTrain(train, MacAddress.BROADCAST_BITS);
             return;
         }
-        long now = clock.getAsLong();
-        long mac = resolvedWithoutLock(nextHop, now);
+        long mac = resolvedWithoutLock(nextHop);
         if (mac != -1) {
             transmitTrain(train, mac);
             return;
         }
+        long now = clock.getAsLong();
         boolean request = false;
         boolean full = false;
         lock.lock();
         try {
             int slot = find(nextHop);
             if (slot >= 0 && states[slot] == RESOLVED && expiresAt[slot] > now) {
-                lastUsed[slot] = now;
+                lastUsed[slot] = ++uses;
                 mac = macs[slot];
                 hint(nextHop, slot);
             } else {
@@ -259,7 +271,7 @@ public final class ArpLayer {
                     requestsSent[slot] = 0;
                     lastRequestAt[slot] = Long.MIN_VALUE / 2;
                 }
-                lastUsed[slot] = now;
+                lastUsed[slot] = ++uses;
                 MbufQueue q = waiting[slot];
                 if (q.size() >= config.pendingPerDestination) {
                     full = true;
@@ -343,11 +355,12 @@ public final class ArpLayer {
     // --- the lock-free read side -----------------------------------------------------------------
 
     /**
-     * The MAC of a resolved, unexpired next hop found through its hint, or -1 (ask under the lock).
-     * Refreshes the entry's LRU time with a plain write: a lost or late update only bends the
-     * eviction order a little, it never changes what is sent.
+     * The MAC of a resolved next hop found through its hint, or -1 (ask under the lock). An entry
+     * past its lifetime still answers here until the next {@link #tick()} frees it. Stamps the
+     * entry's last use with plain writes: a lost or late update only bends the eviction order a
+     * little, it never changes what is sent.
      */
-    private long resolvedWithoutLock(int ip, long now) {
+    private long resolvedWithoutLock(int ip) {
         int slot = (int) INTS.getOpaque(hints, hintIndex(ip)) - 1;
         if (slot < 0) {
             return -1;
@@ -359,13 +372,11 @@ public final class ArpLayer {
         int slotIp = ips[slot];
         byte state = states[slot];
         long mac = macs[slot];
-        long expires = expiresAt[slot];
         VarHandle.loadLoadFence();   // the reads above complete before the sequence is read again
-        if ((int) INTS.getOpaque(sequence, slot) != before
-                || slotIp != ip || state != RESOLVED || expires <= now) {
+        if ((int) INTS.getOpaque(sequence, slot) != before || slotIp != ip || state != RESOLVED) {
             return -1;
         }
-        lastUsed[slot] = now;
+        lastUsed[slot] = ++uses;
         return mac;
     }
 
@@ -430,7 +441,7 @@ public final class ArpLayer {
         macs[victim] = 0;
         expiresAt[victim] = 0;
         endWrite(victim);
-        lastUsed[victim] = now;
+        lastUsed[victim] = ++uses;
         requestsSent[victim] = 0;
         lastRequestAt[victim] = Long.MIN_VALUE / 2;
         return victim;

@@ -307,7 +307,7 @@ public final class UdpSocket implements AutoCloseable {
         if (poller != null && timeoutNanos > 0) {
             // Busy-poll: run the receive pipeline on this thread for a while (no interrupt, no
             // thread hand-off), then fall back to waiting for the stack's receive thread.
-            long start = System.nanoTime();
+            long start = 0;   // read at the first empty look: a datagram already there costs no clock read
             long spin = Math.min(timeoutNanos, udp.busyPollSpinNanos());
             int idle = 0;
             while (true) {
@@ -322,7 +322,9 @@ public final class UdpSocket implements AutoCloseable {
                 if (poller.getAsInt() > 0) {
                     continue;
                 }
-                ++idle;
+                if (++idle == 1) {
+                    start = System.nanoTime();
+                }
                 if ((idle & 15) == 0) {
                     // the clock costs about as much as an empty poll: read it every 16th miss
                     long waited = System.nanoTime() - start;

@@ -156,6 +156,20 @@ class ArpLayerTest {
     }
 
     @Test
+    void sendingToAResolvedNeighbourReadsNoClock() {
+        try (StackRig rig = StackRig.start(); UdpSocket socket = rig.stack.openUdpSocket().bind(4000)) {
+            rig.introducePeer();
+            socket.sendTo(bytes(1), PEER_IP, 5000);
+            long before = rig.clock.readsOnThisThread();
+            for (int i = 0; i < 100; i++) {
+                socket.sendTo(bytes(1), PEER_IP, 5000);
+            }
+            assertThat(rig.clock.readsOnThisThread() - before).as("clock reads on the send path").isZero();
+            rig.peer.awaitCount(f -> Frames.isIpv4(f, Ipv4Header.PROTOCOL_UDP), 101, "the datagrams");
+        }
+    }
+
+    @Test
     void aConfiguredLifetimeIsHonoured() {
         try (StackRig rig = StackRig.start(b -> b.arpLifetime(Duration.ofSeconds(5)))) {
             rig.introducePeer();
