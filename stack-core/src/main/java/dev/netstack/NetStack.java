@@ -128,6 +128,7 @@ public final class NetStack implements AutoCloseable {
         this.socketQueueDatagrams = b.socketQueueDatagrams;
         this.socketQueueBytes = b.socketQueueBytes;
 
+        counters.guardReceiveSide(pipeline::isHeldByCurrentThread);
         ethernet = new EthernetLayer(device, counters);
         arp = new ArpLayer(ethernet, pool, counters, clock, b.arp);
         // by default reassembly may hold at most a quarter of the pool: a flood of fragments that never

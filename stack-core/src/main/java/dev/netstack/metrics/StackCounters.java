@@ -1,24 +1,38 @@
 package dev.netstack.metrics;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 
 /**
  * The stack's packet and byte counters per layer and direction, and its drops by reason. Counting
- * allocates nothing: the adders are made once, indexed by enum ordinal. Readable as a plain
+ * allocates nothing: the counters are made once, indexed by enum ordinal. Readable as a plain
  * {@link #snapshot()} or through {@link NetStackMetrics} in a Micrometer registry.
+ *
+ * <p>The receive side ({@link #received}, {@link #accepted}) is counted only by the thread running
+ * the receive pipeline, which holds the stack's pipeline lock: one writer at a time, so a count is a
+ * plain add and an opaque store, with no atomic instruction (nine of them per received datagram
+ * with adders), and the lock's hand-over orders one writer's stores before the next one's. Readers
+ * on other threads see each count whole (opaque loads), at most a batch behind. With assertions on
+ * (the tests), a count made without the lock fails at once ({@link #guardReceiveSide}). Sending and
+ * dropping happen on any thread and are {@link LongAdder}s.
  */
 public final class StackCounters {
     private static final Layer[] LAYERS = Layer.values();
     private static final Drop[] DROPS = Drop.values();
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 
-    private final LongAdder[] packetsIn = adders(LAYERS.length);
-    private final LongAdder[] bytesIn = adders(LAYERS.length);
+    private final long[] packetsIn = new long[LAYERS.length];
+    private final long[] bytesIn = new long[LAYERS.length];
+    private final long[] accepted = new long[LAYERS.length];
     private final LongAdder[] packetsOut = adders(LAYERS.length);
     private final LongAdder[] bytesOut = adders(LAYERS.length);
     private final LongAdder[] drops = adders(DROPS.length);
-    private final LongAdder[] accepted = adders(LAYERS.length);
+    /** True on the thread allowed to count received packets; null: not checked (a layer alone in a test). */
+    private BooleanSupplier receiveSide;
     /** Drops counted by another component (the reassembler) and read from it, never copied. */
     private final java.util.function.LongSupplier[] externalDrops = new java.util.function.LongSupplier[DROPS.length];
 
@@ -30,9 +44,20 @@ public final class StackCounters {
         return out;
     }
 
+    /**
+     * Names the receive pipeline's lock for the assertion in {@link #received} and {@link #accepted};
+     * set once, before the first packet.
+     */
+    public void guardReceiveSide(BooleanSupplier heldByCurrentThread) {
+        this.receiveSide = heldByCurrentThread;
+    }
+
+    /** A layer took a received packet of {@code bytes}. Receive pipeline only (see the class comment). */
     public void received(Layer layer, int bytes) {
-        packetsIn[layer.ordinal()].increment();
-        bytesIn[layer.ordinal()].add(bytes);
+        assert receiveSide == null || receiveSide.getAsBoolean() : "received packets are counted under the pipeline lock";
+        int i = layer.ordinal();
+        LONGS.setOpaque(packetsIn, i, packetsIn[i] + 1);
+        LONGS.setOpaque(bytesIn, i, bytesIn[i] + bytes);
     }
 
     public void sent(Layer layer, int bytes) {
@@ -52,12 +77,14 @@ public final class StackCounters {
      * fragments are accounted by the reassembler; see {@code dev.netstack.robustness.Accounting}).
      */
     public void accepted(Layer layer) {
-        accepted[layer.ordinal()].increment();
+        assert receiveSide == null || receiveSide.getAsBoolean() : "accepted packets are counted under the pipeline lock";
+        int i = layer.ordinal();
+        LONGS.setOpaque(accepted, i, accepted[i] + 1);
     }
 
     /** Received packets {@code layer} accepted (see {@link #accepted(Layer)}). */
     public long packetsAccepted(Layer layer) {
-        return accepted[layer.ordinal()].sum();
+        return (long) LONGS.getOpaque(accepted, layer.ordinal());
     }
 
     public void drop(Drop reason) {
@@ -65,11 +92,11 @@ public final class StackCounters {
     }
 
     public long packetsIn(Layer layer) {
-        return packetsIn[layer.ordinal()].sum();
+        return (long) LONGS.getOpaque(packetsIn, layer.ordinal());
     }
 
     public long bytesIn(Layer layer) {
-        return bytesIn[layer.ordinal()].sum();
+        return (long) LONGS.getOpaque(bytesIn, layer.ordinal());
     }
 
     public long packetsOut(Layer layer) {
