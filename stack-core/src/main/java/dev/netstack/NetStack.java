@@ -284,7 +284,8 @@ public final class NetStack implements AutoCloseable {
      */
     private int pollDevice() {
         applicationActive();   // also when the receive thread has the pipeline: it stands back next time
-        if (!running || !pipeline.tryLock()) {
+        // an empty look costs one load instead of the lock's compare-and-set and release
+        if (!running || !device.receivePending() || !pipeline.tryLock()) {
             return 0;
         }
         try {

@@ -10,6 +10,8 @@ import dev.netstack.link.FrameSink;
 import dev.netstack.link.NetDevice;
 import dev.netstack.wire.InternetChecksum;
 import dev.netstack.wire.MacAddress;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -43,6 +45,16 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * fresh one takes its place. A transmitted mbuf belongs to the ring until the card reports DD.
  */
 public final class E1000Driver implements NetDevice {
+    private static final VarHandle RX_NEXT;
+
+    static {
+        try {
+            RX_NEXT = MethodHandles.lookup().findVarHandle(E1000Driver.class, "rxNext", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** Why the driver dropped a received frame. */
     public enum Drop {
         /** The pool was empty: the frame's buffer stays in the ring and the frame is lost. */
@@ -98,6 +110,7 @@ public final class E1000Driver implements NetDevice {
     private final Mbuf[] receiveMbufs;
     private int rxTail;        // mirrors RDT: the last descriptor handed back to the card
     private int rxNext;        // the next descriptor to look at; those from rxTail + 1 up to it wait for refill
+                               // (written opaque: receivePending reads it without the lock)
     private final int refillInterval;   // descriptors taken between refills (and RDT writes)
     private boolean discarding;   // inside a multi-buffer frame being dropped
 
@@ -496,7 +509,7 @@ public final class E1000Driver implements NetDevice {
                 }
             }
             index = (index + 1) % receiveRingSize;
-            rxNext = index;
+            RX_NEXT.setOpaque(this, index);
             processed++;
             if (Math.floorMod(rxNext - rxTail - 1, receiveRingSize) >= refillInterval) {
                 // give descriptors back during a long batch, before handing the frame up: a peer that
@@ -521,6 +534,22 @@ public final class E1000Driver implements NetDevice {
      * quarter of a cache line the card writes next, and writing it back at once made the line, and
      * the one holding RDH and RDT, cross between the cores on every frame of a ping-pong.
      */
+    /**
+     * The descriptor the next {@link #receive} looks at, done or not: one acquire load of a line the
+     * card writes, where a receive call that finds nothing costs the pipeline's lock as well. The
+     * poller reads {@code rxNext} without the lock; an old value names a descriptor already taken,
+     * whose DD stays set until the next refill (a true that finds nothing) or was cleared by it (a
+     * false, and the poller looks again).
+     */
+    @Override
+    public boolean receivePending() {
+        if (closed) {
+            return false;
+        }
+        int next = (int) RX_NEXT.getOpaque(this);
+        return (memory.read32Acquire(descriptor(receiveRing, next) + ReceiveDescriptor.STATUS) & ReceiveDescriptor.STATUS_DD) != 0;
+    }
+
     private void refill() {
         for (int index = (rxTail + 1) % receiveRingSize; index != rxNext; index = (index + 1) % receiveRingSize) {
             long at = descriptor(receiveRing, index);

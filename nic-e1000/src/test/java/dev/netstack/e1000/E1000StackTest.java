@@ -10,6 +10,8 @@ import dev.netstack.icmp.PingReply;
 import dev.netstack.link.FrameTap;
 import dev.netstack.link.VirtualCable;
 import dev.netstack.metrics.Layer;
+import dev.netstack.socket.PortUnreachableException;
+import dev.netstack.socket.SocketClosedException;
 import dev.netstack.socket.UdpSocket;
 import dev.netstack.testing.PoolChecks;
 import dev.netstack.wire.ArpPacket;
@@ -23,7 +25,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -37,6 +41,8 @@ class E1000StackTest {
     final List<AutoCloseable> toClose = new ArrayList<>();
     final List<MbufPool> pools = new ArrayList<>();
     final List<String> wire = Collections.synchronizedList(new ArrayList<>());
+    /** Extra stack settings for the next {@link #pair}. */
+    UnaryOperator<NetStack.Builder> stackOptions = b -> b;
 
     /** One guest: memory, pool, card, driver, stack. */
     final class Guest {
@@ -55,7 +61,7 @@ class E1000StackTest {
         }
 
         Guest start(String cidr) {
-            stack = NetStack.builder().device(driver).address(cidr).socketQueue(4096, 16 << 20).build();
+            stack = stackOptions.apply(NetStack.builder().device(driver).address(cidr).socketQueue(4096, 16 << 20)).build();
             toClose.add(0, stack);
             return this;
         }
@@ -230,6 +236,34 @@ class E1000StackTest {
             assertThat(g[1].stack.counters().drops(dev.netstack.metrics.Drop.UDP_BAD_CHECKSUM)).isZero();
             assertThat(g[1].stack.counters().drops(dev.netstack.metrics.Drop.IPV4_BAD_CHECKSUM)).isZero();
             assertThat(g[0].stack.ping(HOST, 1000, Duration.ofSeconds(2)).bytes()).isEqualTo(1008);
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void aBusyPollReaderSpinningOnAnEmptyQueueSeesACloseAndAnIcmpError() throws Exception {
+        stackOptions = b -> b.busyPollSpin(Duration.ofSeconds(60));   // the readers never stop spinning to wait
+        Guest[] g = pair(E1000Config.defaults().withBusyPoll(32));
+        UdpSocket reader = g[1].stack.openUdpSocket().bind(4000);
+        CompletableFuture<Throwable> closedUnder = CompletableFuture.supplyAsync(() -> failureOf(reader));
+        Thread.sleep(100);
+        reader.close();
+        assertThat(closedUnder.get(10, TimeUnit.SECONDS)).isInstanceOf(SocketClosedException.class);
+
+        try (UdpSocket asker = g[1].stack.openUdpSocket().bind(4001)) {
+            CompletableFuture<Throwable> refused = CompletableFuture.supplyAsync(() -> failureOf(asker));
+            Thread.sleep(100);
+            asker.sendTo(text("anyone there?"), GUEST, 9);   // nothing listens there: port unreachable comes back
+            assertThat(refused.get(10, TimeUnit.SECONDS)).isInstanceOf(PortUnreachableException.class);
+        }
+    }
+
+    private static Throwable failureOf(UdpSocket socket) {
+        try {
+            socket.receive(ByteBuffer.allocate(64), Duration.ofSeconds(60));
+            return null;
+        } catch (Throwable t) {
+            return t;
         }
     }
 }

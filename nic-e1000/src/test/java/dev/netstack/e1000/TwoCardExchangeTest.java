@@ -91,6 +91,20 @@ class TwoCardExchangeTest {
     }
 
     @Test
+    void receivePendingTellsAPollerWhetherTheNextDescriptorIsDone() {
+        rig = Rig.withRings(8);
+        assertThat(rig.b.driver.receivePending()).as("empty ring").isFalse();
+        for (int i = 0; i < 20; i++) {   // round the ring twice, across refills
+            rig.a.send(Rig.numberedFrame(Rig.GATEWAY_MAC, Rig.GUEST_MAC, i));
+            assertThat(rig.b.driver.receivePending()).as("frame %d written back", i).isTrue();
+            assertThat(rig.b.receive(16)).hasSize(1);
+            assertThat(rig.b.driver.receivePending()).as("frame %d taken", i).isFalse();
+        }
+        rig.b.driver.close();
+        assertThat(rig.b.driver.receivePending()).as("closed").isFalse();
+    }
+
+    @Test
     void transmitRingFullLeavesTheCardsDescriptorsAlone() {
         rig = Rig.withRings(8);
         for (Rig.Side side : List.of(rig.a, rig.b)) {

@@ -1,12 +1,26 @@
 package dev.netstack.buffer;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * A FIFO of mbufs linked through the mbufs themselves, so queueing allocates nothing. It counts
  * both datagrams and data bytes, for queues bounded in both.
  *
- * <p>Not thread-safe: the owner (a socket, an ARP entry) guards it with its own lock.
+ * <p>Not thread-safe: the owner (a socket, an ARP entry) guards it with its own lock. Only
+ * {@link #sizeWithoutLock()} may be called without it.
  */
 public final class MbufQueue {
+    private static final VarHandle SIZE;
+
+    static {
+        try {
+            SIZE = MethodHandles.lookup().findVarHandle(MbufQueue.class, "size", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private Mbuf first;
     private Mbuf last;
     private int size;
@@ -21,7 +35,7 @@ public final class MbufQueue {
             last.next = mbuf;
         }
         last = mbuf;
-        size++;
+        SIZE.setOpaque(this, size + 1);
         bytes += mbuf.packetLength();
     }
 
@@ -36,7 +50,7 @@ public final class MbufQueue {
             last = null;
         }
         mbuf.next = null;
-        size--;
+        SIZE.setOpaque(this, size - 1);
         bytes -= mbuf.packetLength();
         return mbuf;
     }
@@ -48,6 +62,14 @@ public final class MbufQueue {
 
     public int size() {
         return size;
+    }
+
+    /**
+     * The size as a thread without the owner's lock last saw it (an opaque read, never hoisted out of
+     * a loop): a hint for a poller deciding whether to take the lock, confirmed under it.
+     */
+    public int sizeWithoutLock() {
+        return (int) SIZE.getOpaque(this);
     }
 
     /** Sum of the packet lengths of the queued mbufs, as they were when added (they must not change while queued). */

@@ -66,6 +66,16 @@ public interface NetDevice extends AutoCloseable {
     int receive(FrameSink sink, int budget);
 
     /**
+     * A look without a lock, for a busy-poller deciding whether {@link #receive} is worth the
+     * pipeline's lock: false only when no frame is waiting as far as this thread can see. It may
+     * answer true with nothing to take, or false for a frame published a moment ago (the poller looks
+     * again). The default always answers true.
+     */
+    default boolean receivePending() {
+        return true;
+    }
+
+    /**
      * Blocks until a frame may be waiting (the receive interrupt), the timeout passes or the device
      * closes. Returns true when woken for work. A busy-polling device is asked this only when polls
      * came up empty for a while: it may wait for its interrupt (unmasked for the wait, as NAPI does)

@@ -311,7 +311,9 @@ public final class UdpSocket implements AutoCloseable {
             long spin = Math.min(timeoutNanos, udp.busyPollSpinNanos());
             int idle = 0;
             while (true) {
-                long sender = tryReceiveFrom(target);
+                // an empty queue on an open socket is seen without the lock: the spin stays off the
+                // lock's compare-and-set and release until there is something to take
+                long sender = queue.sizeWithoutLock() == 0 && !closed && !pendingErrorPresent() ? NOTHING : tryReceiveFrom(target);
                 if (sender != NOTHING) {
                     // taking what the receive thread queued is polling too: without this, a receive
                     // thread that took over while we were descheduled would keep the device for as
