@@ -2,8 +2,12 @@ package dev.netstack.wire;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
+import java.lang.reflect.Field;
+import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Objects;
 
 /**
  * The Internet checksum: the 16-bit one's complement of the one's complement sum of 16-bit words
@@ -11,10 +15,36 @@ import java.nio.ByteOrder;
  *
  * <p>Sums are carried as non-negative {@code int}s of 32-bit partial sums so several ranges (a
  * pseudo-header and a payload) can be added before one {@link #finish(long)}.
+ *
+ * <p>Ranges of 32 bytes and more are summed as whole 8-byte words in the machine's byte order: a sum
+ * of byte-swapped words is the byte-swapped sum (RFC 1071 §2(B)), so the folded result is swapped
+ * back once. The words are read with {@code sun.misc.Unsafe} after one bounds check for the whole
+ * range (the {@code jdk.unsupported} module, as Agrona and Netty read off-heap memory): a
+ * {@code ByteBuffer} or {@code VarHandle} read checks its index, the buffer's state and its memory
+ * session on every word, which made a 1472-byte sum take twice as long. Without {@code Unsafe}, and
+ * for read-only heap buffers, the same words are read through a {@code VarHandle}.
  */
 public final class InternetChecksum {
-    private static final VarHandle LITTLE_ENDIAN_LONGS =
-            MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle NATIVE_LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
+    private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    private static final sun.misc.Unsafe UNSAFE;
+    /** Where a direct buffer keeps the address of its first byte ({@code java.nio.Buffer.address}). */
+    private static final long BUFFER_ADDRESS;
+
+    static {
+        sun.misc.Unsafe unsafe = null;
+        long address = -1;
+        try {
+            Field theUnsafe = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+            theUnsafe.setAccessible(true);
+            unsafe = (sun.misc.Unsafe) theUnsafe.get(null);
+            address = unsafe.objectFieldOffset(Buffer.class.getDeclaredField("address"));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            unsafe = null;   // the VarHandle reads serve
+        }
+        UNSAFE = unsafe;
+        BUFFER_ADDRESS = address;
+    }
 
     private InternetChecksum() {
     }
@@ -22,35 +52,21 @@ public final class InternetChecksum {
     /**
      * Adds {@code length} bytes at {@code offset} (big-endian 16-bit words, an odd last byte padded
      * with zero) to {@code partial} and returns the new partial sum.
+     *
+     * @throws IndexOutOfBoundsException when the range is not within the buffer's limit
      */
     public static long add(ByteBuffer buffer, int offset, int length, long partial) {
         long sum = partial;
         int i = offset;
         int end = offset + length;
         if (length >= 32) {
-            // 32 bytes per round into four independent sums (no carry chain between them), each
-            // 8-byte word split into two 32-bit halves that cannot overflow a long for any IPv4
-            // length. The words are read little-endian through a VarHandle, which the JIT turns into
-            // plain loads, while ByteBuffer.getLong pays a byte swap and a scope check per call. A sum
-            // of byte-swapped words is the byte-swapped sum (RFC 1071 §2(B)), so the folded result is
-            // swapped back before it joins the big-endian partial sum.
-            long s0 = 0;
-            long s1 = 0;
-            long s2 = 0;
-            long s3 = 0;
-            while (i + 32 <= end) {
-                long a = (long) LITTLE_ENDIAN_LONGS.get(buffer, i);
-                long b = (long) LITTLE_ENDIAN_LONGS.get(buffer, i + 8);
-                long c = (long) LITTLE_ENDIAN_LONGS.get(buffer, i + 16);
-                long d = (long) LITTLE_ENDIAN_LONGS.get(buffer, i + 24);
-                s0 += (a >>> 32) + (a & 0xffff_ffffL);
-                s1 += (b >>> 32) + (b & 0xffff_ffffL);
-                s2 += (c >>> 32) + (c & 0xffff_ffffL);
-                s3 += (d >>> 32) + (d & 0xffff_ffffL);
-                i += 32;
-            }
-            int swapped = fold(s0 + s1 + s2 + s3);
-            sum += ((swapped & 0xff) << 8) | (swapped >>> 8);
+            Objects.checkFromIndexSize(offset, length, buffer.limit());
+            int words = length >>> 3;
+            long wordSum = UNSAFE != null && (buffer.isDirect() || buffer.hasArray())
+                    ? sumWordsUnchecked(buffer, offset, words) : sumWords(buffer, offset, words);
+            int folded = fold(wordSum);
+            sum += LITTLE_ENDIAN ? ((folded & 0xff) << 8) | (folded >>> 8) : folded;
+            i += words << 3;
         }
         // the rest (and short ranges, such as headers) big-endian, 32-bit words first: one's complement
         // addition is associative, so wider words folded later give the same result (RFC 1071 §2(C))
@@ -71,6 +87,48 @@ public final class InternetChecksum {
             sum += (buffer.get(i) & 0xff) << 8;
         }
         return sum;
+    }
+
+    /**
+     * The sum of {@code words} 8-byte words at {@code offset}, in native order, each split into its
+     * two 32-bit halves: two sums that cannot overflow a long for any length an int can give. The
+     * caller has checked the range.
+     */
+    private static long sumWordsUnchecked(ByteBuffer buffer, int offset, int words) {
+        long high = 0;
+        long low = 0;
+        // two loops, so that each reads memory of one kind: an access whose base may be an array or
+        // nothing is one the JIT fences
+        if (buffer.isDirect()) {
+            long address = UNSAFE.getLong(buffer, BUFFER_ADDRESS) + offset;
+            for (int w = 0; w < words; w++) {
+                long v = UNSAFE.getLong(address + ((long) w << 3));
+                high += v >>> 32;
+                low += v & 0xffff_ffffL;
+            }
+            Reference.reachabilityFence(buffer);   // a direct buffer's memory lives as long as the buffer
+        } else {
+            byte[] array = buffer.array();
+            long at = sun.misc.Unsafe.ARRAY_BYTE_BASE_OFFSET + buffer.arrayOffset() + offset;
+            for (int w = 0; w < words; w++) {
+                long v = UNSAFE.getLong(array, at + ((long) w << 3));
+                high += v >>> 32;
+                low += v & 0xffff_ffffL;
+            }
+        }
+        return high + low;
+    }
+
+    /** As {@link #sumWordsUnchecked}, through a {@code VarHandle}. */
+    private static long sumWords(ByteBuffer buffer, int offset, int words) {
+        long high = 0;
+        long low = 0;
+        for (int w = 0; w < words; w++) {
+            long v = (long) NATIVE_LONGS.get(buffer, offset + (w << 3));
+            high += v >>> 32;
+            low += v & 0xffff_ffffL;
+        }
+        return high + low;
     }
 
     /** Folds a partial sum to 16 bits, end-around carries added in. */

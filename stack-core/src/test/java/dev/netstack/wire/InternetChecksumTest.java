@@ -1,6 +1,7 @@
 package dev.netstack.wire;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.quicktheories.QuickTheory.qt;
 import static org.quicktheories.generators.SourceDSL.integers;
 
@@ -107,6 +108,37 @@ class InternetChecksumTest {
                     ByteBuffer direct = ByteBuffer.allocateDirect(bytes.length).put(bytes).clear();
                     assertThat(InternetChecksum.compute(direct, from, length)).isEqualTo(reference(bytes, from, length));
                 });
+    }
+
+    @Test
+    void slicesAndReadOnlyBuffersOfEveryKindMatchTheReference() {
+        // the word loop reads a direct buffer at its own address and a heap buffer at its array
+        // offset; read-only heap buffers have no accessible array and take the other path
+        qt().forAll(Generate.byteArrays(integers().between(0, 1600), ANY_BYTE), integers().between(0, 1600),
+                integers().between(0, 1600), integers().between(0, 40))
+                .checkAssert((bytes, fromSeed, lengthSeed, skip) -> {
+                    int from = fromSeed % (bytes.length + 1);
+                    int length = lengthSeed % (bytes.length - from + 1);
+                    int expected = reference(bytes, from, length);
+                    byte[] padded = new byte[skip + bytes.length];
+                    System.arraycopy(bytes, 0, padded, skip, bytes.length);
+                    ByteBuffer heapSlice = ByteBuffer.wrap(padded).position(skip).slice();
+                    ByteBuffer directSlice = ByteBuffer.allocateDirect(padded.length).put(padded).position(skip).slice();
+                    for (ByteBuffer buffer : new ByteBuffer[] {heapSlice, directSlice, heapSlice.asReadOnlyBuffer(),
+                            directSlice.asReadOnlyBuffer()}) {
+                        assertThat(InternetChecksum.compute(buffer, from, length)).as("%s", buffer).isEqualTo(expected);
+                    }
+                });
+    }
+
+    @Test
+    void aRangeBeyondTheLimitIsRefused() {
+        for (ByteBuffer buffer : new ByteBuffer[] {ByteBuffer.allocate(100), ByteBuffer.allocateDirect(100)}) {
+            buffer.limit(64);
+            assertThatThrownBy(() -> InternetChecksum.add(buffer, 0, 65, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> InternetChecksum.add(buffer, 40, 32, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+            assertThatThrownBy(() -> InternetChecksum.add(buffer, -8, 40, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+        }
     }
 
     @Test
