@@ -156,6 +156,8 @@ public final class SideBySide {
             Workload.Rate netty = median(runs[4]);
             double ceiling = CopyCeiling.framesPerSecond(size, warm / 2, measure / 2);
             progress("copy ceiling " + size + " B", String.format("%,.0f frames/s", ceiling));
+            double handOff = CopyCeiling.handOffFramesPerSecond(size, warm / 2, measure / 2);
+            progress("hand-off ceiling " + size + " B", String.format("%,.0f frames/s", handOff));
 
             int target = size == 64 ? 20 : 10;
             rate("1." + size, "UDP datagrams/s, " + size + " B, busy-poll", ours, "kernel DatagramChannel", kernel,
@@ -194,6 +196,18 @@ public final class SideBySide {
             ceil.ratio = String.format("%.3f of ceiling", ceil.ratioValue);
             ceil.target = "";
             rows.add(ceil);
+            Row hand = new Row();
+            hand.id = "6." + size + "h";
+            hand.what = "hand-off ceiling (core to core, ring), " + size + " B";
+            hand.oursValue = ours.receivedPerSecond;
+            hand.ours = fmtRate(ours.receivedPerSecond);
+            hand.baselineName = "frames/s, 2 threads, nothing else";
+            hand.baselineValue = handOff;
+            hand.baseline = fmtRate(handOff);
+            hand.ratioValue = ours.receivedPerSecond / handOff;
+            hand.ratio = String.format("%.3f of ceiling", hand.ratioValue);
+            hand.target = "";
+            rows.add(hand);
         }
         System.out.println();
     }
