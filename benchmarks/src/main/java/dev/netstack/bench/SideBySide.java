@@ -184,30 +184,9 @@ public final class SideBySide {
             alloc.ratio = "";
             alloc.target = "0";
             rows.add(alloc);
-            Row ceil = new Row();
-            ceil.id = "6." + size;
-            ceil.what = "copy ceiling (direct -> direct), " + size + " B";
-            ceil.oursValue = ours.receivedPerSecond;
-            ceil.ours = fmtRate(ours.receivedPerSecond);
-            ceil.baselineName = "memcpy frames/s, 1 thread";
-            ceil.baselineValue = ceiling;
-            ceil.baseline = fmtRate(ceiling);
-            ceil.ratioValue = ours.receivedPerSecond / ceiling;
-            ceil.ratio = String.format("%.3f of ceiling", ceil.ratioValue);
-            ceil.target = "";
-            rows.add(ceil);
-            Row hand = new Row();
-            hand.id = "6." + size + "h";
-            hand.what = "hand-off ceiling (core to core, ring), " + size + " B";
-            hand.oursValue = ours.receivedPerSecond;
-            hand.ours = fmtRate(ours.receivedPerSecond);
-            hand.baselineName = "frames/s, 2 threads, nothing else";
-            hand.baselineValue = handOff;
-            hand.baseline = fmtRate(handOff);
-            hand.ratioValue = ours.receivedPerSecond / handOff;
-            hand.ratio = String.format("%.3f of ceiling", hand.ratioValue);
-            hand.target = "";
-            rows.add(hand);
+            ceilingRow("6." + size, "copy ceiling (direct -> direct), " + size + " B", ours, "memcpy frames/s, 1 thread", ceiling);
+            ceilingRow("6." + size + "h", "hand-off ceiling (core to core, ring), " + size + " B", ours,
+                    "frames/s, 2 threads, nothing else", handOff);
         }
         System.out.println();
     }
@@ -275,6 +254,22 @@ public final class SideBySide {
             return String.format("%.2f M/s", perSecond / 1e6);
         }
         return String.format("%.0f k/s", perSecond / 1e3);
+    }
+
+    /** A row of scenario 6: netstack's rate as a fraction of a ceiling measured beside it. */
+    private void ceilingRow(String id, String what, Workload.Rate ours, String ceilingName, double ceiling) {
+        Row row = new Row();
+        row.id = id;
+        row.what = what;
+        row.oursValue = ours.receivedPerSecond;
+        row.ours = fmtRate(ours.receivedPerSecond);
+        row.baselineName = ceilingName;
+        row.baselineValue = ceiling;
+        row.baseline = fmtRate(ceiling);
+        row.ratioValue = ours.receivedPerSecond / ceiling;
+        row.ratio = String.format("%.3f of ceiling", row.ratioValue);
+        row.target = "";
+        rows.add(row);
     }
 
     // --- scenario 2 --------------------------------------------------------------------------------
