@@ -528,13 +528,6 @@ public final class E1000Driver implements NetDevice {
     }
 
     /**
-     * Hands the descriptors taken since the last refill back to the card: each gets its buffer's
-     * address and a cleared status, then RDT moves once. Fewer than {@link #refillInterval} wait
-     * for the next one, also between batches (as Linux's e1000 does within one): a descriptor is a
-     * quarter of a cache line the card writes next, and writing it back at once made the line, and
-     * the one holding RDH and RDT, cross between the cores on every frame of a ping-pong.
-     */
-    /**
      * The descriptor the next {@link #receive} looks at, done or not: one acquire load of a line the
      * card writes, where a receive call that finds nothing costs the pipeline's lock as well. The
      * poller reads {@code rxNext} without the lock; an old value names a descriptor already taken,
@@ -550,6 +543,13 @@ public final class E1000Driver implements NetDevice {
         return (memory.read32Acquire(descriptor(receiveRing, next) + ReceiveDescriptor.STATUS) & ReceiveDescriptor.STATUS_DD) != 0;
     }
 
+    /**
+     * Hands the descriptors taken since the last refill back to the card: each gets its buffer's
+     * address and a cleared status, then RDT moves once. Fewer than {@link #refillInterval} wait
+     * for the next one, also between batches (as Linux's e1000 does within one): a descriptor is a
+     * quarter of a cache line the card writes next, and writing it back at once made the line, and
+     * the one holding RDH and RDT, cross between the cores on every frame of a ping-pong.
+     */
     private void refill() {
         for (int index = (rxTail + 1) % receiveRingSize; index != rxNext; index = (index + 1) % receiveRingSize) {
             long at = descriptor(receiveRing, index);
