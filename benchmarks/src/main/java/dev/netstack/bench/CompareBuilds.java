@@ -55,32 +55,42 @@ public final class CompareBuilds {
         int rounds = 20;
         double window = 0.5;
         int jvms = 1;
-        for (int i = 0; i < args.length; i++) {
-            String value = args[i].startsWith("--") && i + 1 < args.length ? args[i + 1] : null;
-            switch (args[i]) {
-                case "--mode" -> mode = value;
-                case "--size" -> size = Integer.parseInt(value);
-                case "--rounds" -> rounds = Integer.parseInt(value);
-                case "--window" -> window = Double.parseDouble(value);
-                case "--jvms" -> jvms = Integer.parseInt(value);
-                default -> {
-                    jars.add(Path.of(args[i]));
-                    value = null;
+        boolean usable = true;
+        try {
+            for (int i = 0; i < args.length; i++) {
+                String value = args[i].startsWith("--") && i + 1 < args.length ? args[i + 1] : null;
+                switch (args[i]) {
+                    case "--mode" -> mode = value;
+                    case "--size" -> size = Integer.parseInt(value);
+                    case "--rounds" -> rounds = Integer.parseInt(value);
+                    case "--window" -> window = Double.parseDouble(value);
+                    case "--jvms" -> jvms = Integer.parseInt(value);
+                    default -> {
+                        if (args[i].startsWith("--")) {
+                            throw new IllegalArgumentException("unknown option " + args[i]);
+                        }
+                        jars.add(Path.of(args[i]));
+                        value = null;
+                    }
                 }
-            }
-            if (!args[i].equals("--jvms")) {
-                childArgs.add(args[i]);
+                if (!args[i].equals("--jvms")) {
+                    childArgs.add(args[i]);
+                    if (value != null) {
+                        childArgs.add(value);
+                    }
+                }
                 if (value != null) {
-                    childArgs.add(value);
+                    i++;
                 }
             }
-            if (value != null) {
-                i++;
-            }
+        } catch (IllegalArgumentException | NullPointerException e) {   // a bad or missing option value
+            System.err.println(e.getMessage());
+            usable = false;
         }
-        if (jars.size() < 2 || !List.of("one", "blast", "burst", "rtt").contains(mode) || rounds < 4 || jvms < 1) {
+        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt").contains(mode) || rounds < 4 || jvms < 1
+                || size < 1 || size > 65507 || !(window > 0)) {
             System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt]"
-                    + " [--size 64] [--rounds 20 (at least 4)] [--window 0.5] [--jvms 1]");
+                    + " [--size 64 (1-65507)] [--rounds 20 (at least 4)] [--window 0.5] [--jvms 1]");
             System.exit(2);
         }
         for (Path jar : jars) {
