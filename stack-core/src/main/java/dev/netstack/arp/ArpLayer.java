@@ -212,7 +212,7 @@ public final class ArpLayer {
                 if (!create) {
                     return;
                 }
-                slot = claim(ip, now);
+                slot = claim(ip);
             }
             beginWrite(slot);
             macs[slot] = mac;
@@ -262,7 +262,7 @@ public final class ArpLayer {
                 hint(nextHop, slot);
             } else {
                 if (slot < 0) {
-                    slot = claim(nextHop, now);
+                    slot = claim(nextHop);
                 } else if (states[slot] == RESOLVED) {
                     // expired: ask again, keep nothing of the old answer
                     beginWrite(slot);
@@ -413,7 +413,7 @@ public final class ArpLayer {
     }
 
     /** A slot for a new pending entry: a free one, else the least recently used (resolved first). */
-    private int claim(int ip, long now) {
+    private int claim(int ip) {
         int victim = -1;
         if (used < ips.length) {
             for (int slot = 0; slot < states.length; slot++) {
