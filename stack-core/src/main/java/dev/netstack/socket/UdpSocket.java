@@ -328,7 +328,7 @@ public final class UdpSocket implements AutoCloseable {
                     start = System.nanoTime();
                 }
                 if ((idle & 15) == 0) {
-                    // the clock costs about as much as an empty poll: read it every 16th miss
+                    // the clock costs more than an empty look (a load or two): read it every 16th miss
                     long waited = System.nanoTime() - start;
                     if (waited >= spin) {
                         remaining = timeoutNanos - waited;
