@@ -41,11 +41,11 @@ public final class ArpPacket {
     }
 
     public int hardwareType() {
-        return buffer.getShort(offset + HTYPE) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + HTYPE);
     }
 
     public int protocolType() {
-        return buffer.getShort(offset + PTYPE) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + PTYPE);
     }
 
     public int hardwareLength() {
@@ -57,7 +57,7 @@ public final class ArpPacket {
     }
 
     public int operation() {
-        return buffer.getShort(offset + OP) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + OP);
     }
 
     public long senderMac() {
@@ -65,7 +65,7 @@ public final class ArpPacket {
     }
 
     public int senderIp() {
-        return buffer.getInt(offset + SPA);
+        return NetworkOrder.getI32(buffer, offset + SPA);
     }
 
     public long targetMac() {
@@ -73,19 +73,19 @@ public final class ArpPacket {
     }
 
     public int targetIp() {
-        return buffer.getInt(offset + TPA);
+        return NetworkOrder.getI32(buffer, offset + TPA);
     }
 
     /** Writes a whole Ethernet/IPv4 ARP packet. */
     public void set(int operation, long senderMac, int senderIp, long targetMac, int targetIp) {
-        buffer.putShort(offset + HTYPE, (short) HTYPE_ETHERNET);
-        buffer.putShort(offset + PTYPE, (short) EthernetHeader.TYPE_IPV4);
+        NetworkOrder.putU16(buffer, offset + HTYPE, HTYPE_ETHERNET);
+        NetworkOrder.putU16(buffer, offset + PTYPE, EthernetHeader.TYPE_IPV4);
         buffer.put(offset + HLEN, (byte) 6);
         buffer.put(offset + PLEN, (byte) 4);
-        buffer.putShort(offset + OP, (short) operation);
+        NetworkOrder.putU16(buffer, offset + OP, operation);
         MacAddress.write(buffer, offset + SHA, senderMac);
-        buffer.putInt(offset + SPA, senderIp);
+        NetworkOrder.putI32(buffer, offset + SPA, senderIp);
         MacAddress.write(buffer, offset + THA, targetMac);
-        buffer.putInt(offset + TPA, targetIp);
+        NetworkOrder.putI32(buffer, offset + TPA, targetIp);
     }
 }

@@ -53,10 +53,10 @@ public final class EthernetHeader {
     }
 
     public int etherType() {
-        return buffer.getShort(offset + TYPE) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + TYPE);
     }
 
     public void etherType(int value) {
-        buffer.putShort(offset + TYPE, (short) value);
+        NetworkOrder.putU16(buffer, offset + TYPE, value);
     }
 }

@@ -63,36 +63,36 @@ public final class IcmpHeader {
     }
 
     public int checksum() {
-        return buffer.getShort(offset + CHECKSUM) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + CHECKSUM);
     }
 
     public void checksum(int value) {
-        buffer.putShort(offset + CHECKSUM, (short) value);
+        NetworkOrder.putU16(buffer, offset + CHECKSUM, value);
     }
 
     public int identifier() {
-        return buffer.getShort(offset + IDENTIFIER) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + IDENTIFIER);
     }
 
     public void identifier(int value) {
-        buffer.putShort(offset + IDENTIFIER, (short) value);
+        NetworkOrder.putU16(buffer, offset + IDENTIFIER, value);
     }
 
     public int sequence() {
-        return buffer.getShort(offset + SEQUENCE) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + SEQUENCE);
     }
 
     public void sequence(int value) {
-        buffer.putShort(offset + SEQUENCE, (short) value);
+        NetworkOrder.putU16(buffer, offset + SEQUENCE, value);
     }
 
     /** The 4-byte "rest of header" word (identifier and sequence, or unused/next-hop MTU for errors). */
     public int restOfHeader() {
-        return buffer.getInt(offset + IDENTIFIER);
+        return NetworkOrder.getI32(buffer, offset + IDENTIFIER);
     }
 
     public void restOfHeader(int value) {
-        buffer.putInt(offset + IDENTIFIER, value);
+        NetworkOrder.putI32(buffer, offset + IDENTIFIER, value);
     }
 
     /** True when the checksum over the whole message ({@code length} bytes from the header) is correct. */

@@ -71,16 +71,16 @@ public final class InternetChecksum {
         // the rest (and short ranges, such as headers) big-endian, 32-bit words first: one's complement
         // addition is associative, so wider words folded later give the same result (RFC 1071 §2(C))
         while (i + 8 <= end) {
-            long v = buffer.getLong(i);
+            long v = NetworkOrder.getI64(buffer, i);
             sum += (v >>> 32) + (v & 0xffff_ffffL);
             i += 8;
         }
         while (i + 4 <= end) {
-            sum += buffer.getInt(i) & 0xffff_ffffL;
+            sum += NetworkOrder.getI32(buffer, i) & 0xffff_ffffL;
             i += 4;
         }
         if (i + 2 <= end) {
-            sum += buffer.getShort(i) & 0xffff;
+            sum += NetworkOrder.getU16(buffer, i);
             i += 2;
         }
         if (i < end) {

@@ -51,13 +51,16 @@ public final class Ipv4Header {
         return offset;
     }
 
+    // The single-octet fields are read as half of a 16-bit word (see NetworkOrder); a wrapped view
+    // has MIN_HEADER_LENGTH bytes, so the word is always there.
+
     public int version() {
-        return (buffer.get(offset + VERSION_IHL) & 0xff) >>> 4;
+        return NetworkOrder.getU16(buffer, offset + VERSION_IHL) >>> 12;
     }
 
     /** IHL in 32-bit words. */
     public int ihl() {
-        return buffer.get(offset + VERSION_IHL) & 0x0f;
+        return (NetworkOrder.getU16(buffer, offset + VERSION_IHL) >>> 8) & 0x0f;
     }
 
     /** Header length in bytes, options included. */
@@ -71,7 +74,7 @@ public final class Ipv4Header {
     }
 
     public int tos() {
-        return buffer.get(offset + TOS) & 0xff;
+        return NetworkOrder.getU16(buffer, offset + VERSION_IHL) & 0xff;
     }
 
     public void tos(int value) {
@@ -79,28 +82,28 @@ public final class Ipv4Header {
     }
 
     public int totalLength() {
-        return buffer.getShort(offset + TOTAL_LENGTH) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + TOTAL_LENGTH);
     }
 
     public void totalLength(int value) {
-        buffer.putShort(offset + TOTAL_LENGTH, (short) value);
+        NetworkOrder.putU16(buffer, offset + TOTAL_LENGTH, value);
     }
 
     public int identification() {
-        return buffer.getShort(offset + IDENTIFICATION) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + IDENTIFICATION);
     }
 
     public void identification(int value) {
-        buffer.putShort(offset + IDENTIFICATION, (short) value);
+        NetworkOrder.putU16(buffer, offset + IDENTIFICATION, value);
     }
 
     /** Flags and fragment offset as on the wire. */
     public int flagsAndFragment() {
-        return buffer.getShort(offset + FLAGS_FRAGMENT) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + FLAGS_FRAGMENT);
     }
 
     public void flagsAndFragment(int value) {
-        buffer.putShort(offset + FLAGS_FRAGMENT, (short) value);
+        NetworkOrder.putU16(buffer, offset + FLAGS_FRAGMENT, value);
     }
 
     public boolean dontFragment() {
@@ -122,7 +125,7 @@ public final class Ipv4Header {
     }
 
     public int ttl() {
-        return buffer.get(offset + TTL) & 0xff;
+        return NetworkOrder.getU16(buffer, offset + TTL) >>> 8;
     }
 
     public void ttl(int value) {
@@ -130,7 +133,7 @@ public final class Ipv4Header {
     }
 
     public int protocol() {
-        return buffer.get(offset + PROTOCOL) & 0xff;
+        return NetworkOrder.getU16(buffer, offset + TTL) & 0xff;
     }
 
     public void protocol(int value) {
@@ -138,27 +141,27 @@ public final class Ipv4Header {
     }
 
     public int checksum() {
-        return buffer.getShort(offset + CHECKSUM) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + CHECKSUM);
     }
 
     public void checksum(int value) {
-        buffer.putShort(offset + CHECKSUM, (short) value);
+        NetworkOrder.putU16(buffer, offset + CHECKSUM, value);
     }
 
     public int source() {
-        return buffer.getInt(offset + SOURCE);
+        return NetworkOrder.getI32(buffer, offset + SOURCE);
     }
 
     public void source(int address) {
-        buffer.putInt(offset + SOURCE, address);
+        NetworkOrder.putI32(buffer, offset + SOURCE, address);
     }
 
     public int destination() {
-        return buffer.getInt(offset + DESTINATION);
+        return NetworkOrder.getI32(buffer, offset + DESTINATION);
     }
 
     public void destination(int address) {
-        buffer.putInt(offset + DESTINATION, address);
+        NetworkOrder.putI32(buffer, offset + DESTINATION, address);
     }
 
     /** True when the header checksum over {@link #headerLength()} bytes is correct. */
@@ -174,26 +177,27 @@ public final class Ipv4Header {
 
     /** Decrements TTL and patches the checksum incrementally (RFC 1624), as a router does. */
     public void decrementTtl() {
-        int oldWord = buffer.getShort(offset + TTL) & 0xffff;
+        int oldWord = NetworkOrder.getU16(buffer, offset + TTL);
         ttl(ttl() - 1);
-        int newWord = buffer.getShort(offset + TTL) & 0xffff;
+        int newWord = NetworkOrder.getU16(buffer, offset + TTL);
         checksum(InternetChecksum.update16(checksum(), oldWord, newWord));
     }
 
     /**
-     * Writes a 20-byte header without options, checksum filled.
+     * Writes a 20-byte header without options (version 4, TOS 0), checksum filled. The checksum is
+     * summed from the values rather than read back, and the header goes out in three stores.
      */
     public void set(int totalLength, int identification, int flagsAndFragment, int ttl, int protocol,
             int source, int destination) {
-        versionAndHeaderLength(MIN_HEADER_LENGTH);
-        tos(0);
-        totalLength(totalLength);
-        identification(identification);
-        flagsAndFragment(flagsAndFragment);
-        ttl(ttl);
-        protocol(protocol);
-        source(source);
-        destination(destination);
-        fillChecksum();
+        int versionIhlTos = 0x4500;
+        int ttlProtocol = (ttl & 0xff) << 8 | (protocol & 0xff);
+        long sum = versionIhlTos + (totalLength & 0xffff) + (identification & 0xffff) + (flagsAndFragment & 0xffff)
+                + ttlProtocol + (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff);
+        int checksum = InternetChecksum.finish(sum);
+        NetworkOrder.putI64(buffer, offset, (long) versionIhlTos << 48 | (long) (totalLength & 0xffff) << 32
+                | (long) (identification & 0xffff) << 16 | (flagsAndFragment & 0xffff));
+        NetworkOrder.putI64(buffer, offset + TTL, (long) ttlProtocol << 48 | (long) checksum << 32
+                | (source & 0xffff_ffffL));
+        NetworkOrder.putI32(buffer, offset + DESTINATION, destination);
     }
 }

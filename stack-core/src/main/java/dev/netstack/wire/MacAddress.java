@@ -64,13 +64,13 @@ public final class MacAddress {
 
     /** Reads six octets at {@code offset} as the low 48 bits of a long. */
     public static long read(ByteBuffer buffer, int offset) {
-        return ((buffer.getShort(offset) & 0xffffL) << 32) | (buffer.getInt(offset + 2) & 0xffff_ffffL);
+        return ((long) NetworkOrder.getU16(buffer, offset) << 32) | (NetworkOrder.getI32(buffer, offset + 2) & 0xffff_ffffL);
     }
 
     /** Writes the low 48 bits of {@code bits} as six octets at {@code offset}. */
     public static void write(ByteBuffer buffer, int offset, long bits) {
-        buffer.putShort(offset, (short) (bits >>> 32));
-        buffer.putInt(offset + 2, (int) bits);
+        NetworkOrder.putU16(buffer, offset, (int) (bits >>> 32));
+        NetworkOrder.putI32(buffer, offset + 2, (int) bits);
     }
 
     /** Group bit: the least significant bit of the first octet (broadcast is a multicast too). */

@@ -36,36 +36,36 @@ public final class UdpHeader {
     }
 
     public int sourcePort() {
-        return buffer.getShort(offset + SOURCE_PORT) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + SOURCE_PORT);
     }
 
     public void sourcePort(int value) {
-        buffer.putShort(offset + SOURCE_PORT, (short) value);
+        NetworkOrder.putU16(buffer, offset + SOURCE_PORT, value);
     }
 
     public int destinationPort() {
-        return buffer.getShort(offset + DESTINATION_PORT) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + DESTINATION_PORT);
     }
 
     public void destinationPort(int value) {
-        buffer.putShort(offset + DESTINATION_PORT, (short) value);
+        NetworkOrder.putU16(buffer, offset + DESTINATION_PORT, value);
     }
 
     /** Header plus payload, in bytes. */
     public int length() {
-        return buffer.getShort(offset + LENGTH) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + LENGTH);
     }
 
     public void length(int value) {
-        buffer.putShort(offset + LENGTH, (short) value);
+        NetworkOrder.putU16(buffer, offset + LENGTH, value);
     }
 
     public int checksum() {
-        return buffer.getShort(offset + CHECKSUM) & 0xffff;
+        return NetworkOrder.getU16(buffer, offset + CHECKSUM);
     }
 
     public void checksum(int value) {
-        buffer.putShort(offset + CHECKSUM, (short) value);
+        NetworkOrder.putU16(buffer, offset + CHECKSUM, value);
     }
 
     /** True when the checksum is absent (0) or correct over {@link #length()} bytes with the pseudo-header. */
