@@ -12,7 +12,7 @@ public final class Profile {
 
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "blast";
-        E1000Config config = args.length > 1 && args[1].equals("irq") ? E1000Config.defaults() : SideBySide.busyPoll();
+        E1000Config config = args.length > 1 && args[1].equals("irq") ? SideBySide.interruptMode() : SideBySide.busyPoll();
         int size = args.length > 2 ? Integer.parseInt(args[2]) : 64;
         double seconds = args.length > 3 ? Double.parseDouble(args[3]) : 10;
         if (what.equals("gateway")) {
