@@ -259,17 +259,7 @@ class Ipv4HeaderTest {
             Arrays.fill(reference, (byte) 0xa5);
             ip.wrap(ByteBuffer.wrap(fast), 2, 22);
             ip.set(length, id, flags, ttl, protocol, source, destination);
-            assertThat(ip.isChecksumValid()).isTrue();
-            assertThat(ip.version()).isEqualTo(4);
-            assertThat(ip.headerLength()).isEqualTo(20);
-            assertThat(ip.tos()).isZero();
-            assertThat(ip.totalLength()).isEqualTo(length);
-            assertThat(ip.identification()).isEqualTo(id);
-            assertThat(ip.flagsAndFragment()).isEqualTo(flags);
-            assertThat(ip.ttl()).isEqualTo(ttl);
-            assertThat(ip.protocol()).isEqualTo(protocol);
-            assertThat(ip.source()).isEqualTo(source);
-            assertThat(ip.destination()).isEqualTo(destination);
+            assertThat(ip.isChecksumValid()).isTrue();   // the fields read back: roundTripsRandomHeaders
 
             Ipv4Header slow = new Ipv4Header();
             slow.wrap(ByteBuffer.wrap(reference), 2, 22);
