@@ -5,6 +5,7 @@ import dev.netstack.buffer.DmaMemory;
 import dev.netstack.buffer.Mbuf;
 import dev.netstack.buffer.MbufPool;
 import dev.netstack.concurrent.SpinLock;
+import dev.netstack.concurrent.VarHandles;
 import dev.netstack.ethernet.EthernetLayer;
 import dev.netstack.icmp.IcmpLayer;
 import dev.netstack.icmp.PingReply;
@@ -80,7 +81,8 @@ public final class NetStack implements AutoCloseable {
      */
     @SuppressWarnings("unused")
     private long applicationActivity;
-    private static final java.lang.invoke.VarHandle APPLICATION_ACTIVITY;
+    private static final java.lang.invoke.VarHandle APPLICATION_ACTIVITY =
+            VarHandles.field(java.lang.invoke.MethodHandles.lookup(), "applicationActivity", long.class);
     /** Set by an application thread that stops polling to wait; cleared by the receive thread. */
     private volatile boolean applicationStopped;
     /** Receive thread only: the activity it last saw. */
@@ -95,14 +97,6 @@ public final class NetStack implements AutoCloseable {
      */
     private static final long APPLICATION_POLL_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-    static {
-        try {
-            APPLICATION_ACTIVITY = java.lang.invoke.MethodHandles.lookup()
-                    .findVarHandle(NetStack.class, "applicationActivity", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
     /**
      * Held by the receive thread while it runs the pipeline or the timers, and by a caller of
      * {@link #runTimers()}: the receive path (reassembly, ARP scratch, the ICMP rate limiter) is

@@ -1,5 +1,6 @@
 package dev.netstack.bench;
 
+import dev.netstack.concurrent.VarHandles;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.management.ManagementFactory;
@@ -21,15 +22,8 @@ final class Measure {
 
     /** A count written by one thread with release stores (a plain mov on x86) and read by the main thread. */
     static final class Counter {
-        private static final VarHandle VALUE;
+        private static final VarHandle VALUE = VarHandles.field(MethodHandles.lookup(), "value", long.class);
 
-        static {
-            try {
-                VALUE = MethodHandles.lookup().findVarHandle(Counter.class, "value", long.class);
-            } catch (ReflectiveOperationException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
 
         @SuppressWarnings("unused")
         private long value;

@@ -6,6 +6,7 @@ import dev.netstack.buffer.DmaMemory;
 import dev.netstack.buffer.Mbuf;
 import dev.netstack.buffer.MbufPool;
 import dev.netstack.concurrent.SpinLock;
+import dev.netstack.concurrent.VarHandles;
 import dev.netstack.link.FrameSink;
 import dev.netstack.link.NetDevice;
 import dev.netstack.wire.InternetChecksum;
@@ -45,15 +46,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * fresh one takes its place. A transmitted mbuf belongs to the ring until the card reports DD.
  */
 public final class E1000Driver implements NetDevice {
-    private static final VarHandle RX_NEXT;
+    private static final VarHandle RX_NEXT = VarHandles.field(MethodHandles.lookup(), "rxNext", int.class);
 
-    static {
-        try {
-            RX_NEXT = MethodHandles.lookup().findVarHandle(E1000Driver.class, "rxNext", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     /** Why the driver dropped a received frame. */
     public enum Drop {

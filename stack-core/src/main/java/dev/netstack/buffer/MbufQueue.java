@@ -1,5 +1,6 @@
 package dev.netstack.buffer;
 
+import dev.netstack.concurrent.VarHandles;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
@@ -11,15 +12,8 @@ import java.lang.invoke.VarHandle;
  * {@link #sizeWithoutLock()} may be called without it.
  */
 public final class MbufQueue {
-    private static final VarHandle SIZE;
+    private static final VarHandle SIZE = VarHandles.field(MethodHandles.lookup(), "size", int.class);
 
-    static {
-        try {
-            SIZE = MethodHandles.lookup().findVarHandle(MbufQueue.class, "size", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     private Mbuf first;
     private Mbuf last;

@@ -35,15 +35,8 @@ public final class SpinLock implements Lock {
     /** Sleep between looks once the holder is plainly busy for a while. */
     static final long PARK_NANOS = 20_000;
 
-    private static final VarHandle OWNER;
+    private static final VarHandle OWNER = VarHandles.field(MethodHandles.lookup(), "owner", Thread.class);
 
-    static {
-        try {
-            OWNER = MethodHandles.lookup().findVarHandle(SpinLock.class, "owner", Thread.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     @SuppressWarnings("unused")   // through OWNER
     private Thread owner;
