@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * ends run on the two cores, as netstack's one-way rows do.
  */
 final class CopyCeiling {
-    private static final int SLOTS = 256;
+    /** As many slots as the netstack rows' rings have descriptors, so the ceilings keep as much in flight. */
+    private static final int SLOTS = SideBySide.RING;
     private static final VarHandle INTS = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     static volatile long sink;
 
