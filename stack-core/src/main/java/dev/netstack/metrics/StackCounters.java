@@ -17,8 +17,10 @@ import java.util.function.BooleanSupplier;
  * plain add and an opaque store, with no atomic instruction (nine of them per received datagram
  * with adders), and the lock's hand-over orders one writer's stores before the next one's. Readers
  * on other threads see each count whole (opaque loads), at most a batch behind. With assertions on
- * (the tests), a count made without the lock fails at once ({@link #guardReceiveSide}). Sending and
- * dropping happen on any thread and are {@link LongAdder}s.
+ * (the tests), a count made without the lock fails at once ({@link #guardReceiveSide}). Sending
+ * happens on any thread: each sending thread counts in a cell of its own ({@link PerThreadCounters}),
+ * again without an atomic instruction (six of them per datagram sent with adders, which cost the
+ * one-way rate about a sixth). Drops are rare and are {@link LongAdder}s.
  */
 public final class StackCounters {
     private static final Layer[] LAYERS = Layer.values();
@@ -28,8 +30,8 @@ public final class StackCounters {
     private final long[] packetsIn = new long[LAYERS.length];
     private final long[] bytesIn = new long[LAYERS.length];
     private final long[] accepted = new long[LAYERS.length];
-    private final LongAdder[] packetsOut = adders(LAYERS.length);
-    private final LongAdder[] bytesOut = adders(LAYERS.length);
+    /** Packets sent by layer at {@code ordinal}, bytes at {@code LAYERS.length + ordinal}. */
+    private final PerThreadCounters out = new PerThreadCounters(2 * LAYERS.length);
     private final LongAdder[] drops = adders(DROPS.length);
     /** True on the thread allowed to count received packets; null: not checked (a layer alone in a test). */
     private BooleanSupplier receiveSide;
@@ -66,8 +68,8 @@ public final class StackCounters {
 
     /** {@code packets} sent together, {@code bytes} in all. */
     public void sent(Layer layer, int packets, long bytes) {
-        packetsOut[layer.ordinal()].add(packets);
-        bytesOut[layer.ordinal()].add(bytes);
+        int i = layer.ordinal();
+        out.add(i, packets, LAYERS.length + i, bytes);
     }
 
     /**
@@ -100,11 +102,11 @@ public final class StackCounters {
     }
 
     public long packetsOut(Layer layer) {
-        return packetsOut[layer.ordinal()].sum();
+        return out.sum(layer.ordinal());
     }
 
     public long bytesOut(Layer layer) {
-        return bytesOut[layer.ordinal()].sum();
+        return out.sum(LAYERS.length + layer.ordinal());
     }
 
     public long drops(Drop reason) {
