@@ -1,5 +1,6 @@
 package dev.netstack.metrics;
 
+import dev.netstack.concurrent.VarHandles;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
@@ -19,16 +20,17 @@ import java.util.Arrays;
  */
 final class PerThreadCounters {
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final VarHandle RECENT = dev.netstack.concurrent.VarHandles.field(MethodHandles.lookup(), "recent", Cell.class);
+    private static final VarHandle RECENT = VarHandles.field(MethodHandles.lookup(), "recent", Cell.class);
 
     private final int width;
     private final ThreadLocal<Cell> mine = new ThreadLocal<>();
     /**
      * The cell of the thread that adds most, as far as it can tell: that thread finds its cell here
      * with two loads instead of a thread-local lookup on every add (three per datagram). A thread
-     * that registers puts its cell here; another takes it over after {@link #TAKE_OVER} adds that did
-     * not find their own cell here, so a thread that sends once in a while (an ARP reply from the receive thread) cannot keep
-     * it from the busy sender, and several busy senders write this field once per that many adds.
+     * that registers puts its cell here; another takes it over after {@link #TAKE_OVER} adds that
+     * did not find their own cell here. So a thread that sends once in a while (the receive thread
+     * answering ARP) cannot keep it from the busy sender, and several busy senders write this field
+     * once per that many adds.
      */
     @SuppressWarnings("unused")
     private Cell recent;

@@ -19,8 +19,8 @@ import java.util.function.BooleanSupplier;
  * on other threads see each count whole (opaque loads), at most a batch behind. With assertions on
  * (the tests), a count made without the lock fails at once ({@link #guardReceiveSide}). Sending
  * happens on any thread: each sending thread counts in a cell of its own ({@link PerThreadCounters}),
- * again without an atomic instruction (six of them per datagram sent with adders, which cost the
- * one-way rate about a sixth). Drops are rare and are {@link LongAdder}s.
+ * again without an atomic instruction (six of them per datagram sent with adders: a build without
+ * any sent counters ran the one-way rows 8-16% faster). Drops are rare and are {@link LongAdder}s.
  */
 public final class StackCounters {
     private static final Layer[] LAYERS = Layer.values();
