@@ -191,8 +191,11 @@ public final class Ipv4Header {
             int source, int destination) {
         int versionIhlTos = 0x4500;
         int ttlProtocol = (ttl & 0xff) << 8 | (protocol & 0xff);
-        long sum = versionIhlTos + (totalLength & 0xffff) + (identification & 0xffff) + (flagsAndFragment & 0xffff)
-                + ttlProtocol + (source >>> 16) + (source & 0xffff) + (destination >>> 16) + (destination & 0xffff);
+        long sum = InternetChecksum.add16(versionIhlTos, totalLength);
+        sum = InternetChecksum.add16(sum, identification);
+        sum = InternetChecksum.add16(sum, flagsAndFragment);
+        sum = InternetChecksum.add16(sum, ttlProtocol);
+        sum = InternetChecksum.add32(InternetChecksum.add32(sum, source), destination);
         int checksum = InternetChecksum.finish(sum);
         NetworkOrder.putI64(buffer, offset, (long) versionIhlTos << 48 | (long) (totalLength & 0xffff) << 32
                 | (long) (identification & 0xffff) << 16 | (flagsAndFragment & 0xffff));
