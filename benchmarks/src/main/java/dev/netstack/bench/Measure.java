@@ -24,7 +24,6 @@ final class Measure {
     static final class Counter {
         private static final VarHandle VALUE = VarHandles.field(MethodHandles.lookup(), "value", long.class);
 
-
         @SuppressWarnings("unused")
         private long value;
         private long local;   // the owning thread's copy

@@ -48,7 +48,6 @@ import java.util.concurrent.atomic.AtomicLongArray;
 public final class E1000Driver implements NetDevice {
     private static final VarHandle RX_NEXT = VarHandles.field(MethodHandles.lookup(), "rxNext", int.class);
 
-
     /** Why the driver dropped a received frame. */
     public enum Drop {
         /** The pool was empty: the frame's buffer stays in the ring and the frame is lost. */

@@ -14,7 +14,6 @@ import java.lang.invoke.VarHandle;
 public final class MbufQueue {
     private static final VarHandle SIZE = VarHandles.field(MethodHandles.lookup(), "size", int.class);
 
-
     private Mbuf first;
     private Mbuf last;
     private int size;

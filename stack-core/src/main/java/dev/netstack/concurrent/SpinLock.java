@@ -37,7 +37,6 @@ public final class SpinLock implements Lock {
 
     private static final VarHandle OWNER = VarHandles.field(MethodHandles.lookup(), "owner", Thread.class);
 
-
     @SuppressWarnings("unused")   // through OWNER
     private Thread owner;
     private int holds;   // the owner's only: written after the CAS that took the lock, before the release
