@@ -62,6 +62,13 @@ public final class UdpSocket implements AutoCloseable {
     private volatile int remotePort;
     private volatile int ttl = Ipv4Header.DEFAULT_TTL;
     private volatile boolean reuseAddress;
+    /**
+     * Set by a send, cleared when a datagram is taken: the socket is probably waiting for an answer,
+     * and a busy poll for it looks continuously instead of pausing between looks. Written only when
+     * it changes, so a socket that only sends or only receives never writes it again; read without
+     * ordering, as it only decides how soon the next look comes.
+     */
+    private boolean awaitingReply;
 
     private final LongAdder received = new LongAdder();
     private final LongAdder dropped = new LongAdder();
@@ -206,6 +213,9 @@ public final class UdpSocket implements AutoCloseable {
         switch (result) {
             case Ipv4Layer.SENT:
                 payload.position(payload.limit());
+                if (!awaitingReply) {
+                    awaitingReply = true;
+                }
                 sent.increment();
                 return length;
             case Ipv4Layer.NO_ROUTE:
@@ -309,6 +319,7 @@ public final class UdpSocket implements AutoCloseable {
             // thread hand-off), then fall back to waiting for the stack's receive thread.
             long start = 0;   // read at the first empty look: a datagram already there costs no clock read
             long spin = Math.min(timeoutNanos, udp.busyPollSpinNanos());
+            long holdOff = udp.busyPollHoldOffNanos();
             int idle = 0;
             while (true) {
                 // an empty queue on an open socket is seen without the lock: the spin stays off the
@@ -341,6 +352,8 @@ public final class UdpSocket implements AutoCloseable {
                 }
                 if ((idle & 255) == 0) {
                     Thread.yield();   // on a busy machine let the peer we wait for run
+                } else if (holdOff > 0 && !awaitingReply) {
+                    holdOff(holdOff);   // a one-way stream: let a few frames gather before the next look
                 } else {
                     Thread.onSpinWait();
                 }
@@ -398,6 +411,18 @@ public final class UdpSocket implements AutoCloseable {
         return remaining - (System.nanoTime() - start);
     }
 
+    /**
+     * Spins for {@code nanos}. The device's ring is not looked at meanwhile: each look reads the cache
+     * line holding the next descriptor, which the card writing the ring on another core must then
+     * take back before it writes the next frame's status there.
+     */
+    private static void holdOff(long nanos) {
+        long until = System.nanoTime() + nanos;
+        do {
+            Thread.onSpinWait();
+        } while (System.nanoTime() - until < 0);
+    }
+
     /** Non-blocking {@link #receiveFrom}: {@link #NOTHING} when the queue is empty. */
     public long tryReceiveFrom(ByteBuffer target) {
         Mbuf datagram;
@@ -420,6 +445,9 @@ public final class UdpSocket implements AutoCloseable {
             m.copyDataTo(target);
         }
         datagram.freePacket();
+        if (awaitingReply) {
+            awaitingReply = false;
+        }
         received.increment();
         return ((source & 0xffff_ffffL) << 16) | sourcePort;
     }

@@ -40,6 +40,7 @@ public final class UdpLayer {
     private int boundSockets;                              // guarded by bindLock
     private volatile java.util.function.IntSupplier busyPoller;
     private volatile long busyPollSpinNanos;
+    private volatile long busyPollHoldOffNanos;
     private volatile Runnable busyPollStopped;
     private volatile Runnable busyPollActive;
     private volatile Runnable beginBurst;
@@ -66,12 +67,16 @@ public final class UdpLayer {
      * for the interrupt and a thread hand-off; {@code active} is told each time a polling socket takes
      * a datagram that was already queued (it is polling, though it has not needed to call
      * {@code poller}), so it must be cheap; {@code stopped} is told when a socket gives up polling to
-     * wait. Null: sockets only wait. Set once by the stack.
+     * wait. A socket polls for {@code spinNanos} before it waits, and one that has sent nothing since
+     * it last took a datagram pauses {@code holdOffNanos} after each look that found nothing. Null:
+     * sockets only wait. Set once by the stack.
      */
-    public void busyPoll(java.util.function.IntSupplier poller, Runnable active, Runnable stopped, long spinNanos) {
+    public void busyPoll(java.util.function.IntSupplier poller, Runnable active, Runnable stopped, long spinNanos,
+            long holdOffNanos) {
         this.busyPollActive = active;
         this.busyPollStopped = stopped;
         this.busyPollSpinNanos = spinNanos;
+        this.busyPollHoldOffNanos = holdOffNanos;
         this.busyPoller = poller;
     }
 
@@ -93,6 +98,11 @@ public final class UdpLayer {
     /** How long a receiving socket polls the device before it waits instead. */
     public long busyPollSpinNanos() {
         return busyPollSpinNanos;
+    }
+
+    /** How long a socket reading a one-way stream pauses after a look that found nothing. */
+    public long busyPollHoldOffNanos() {
+        return busyPollHoldOffNanos;
     }
 
     /**
