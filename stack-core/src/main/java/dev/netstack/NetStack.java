@@ -614,9 +614,9 @@ public final class NetStack implements AutoCloseable {
          * and looking a little less often lets a few of its frames gather per look, so that the card
          * writing the ring is not met by a read of the same cache line after every frame (64-byte
          * streams between two cards: 1.00-1.24 times the datagrams per second in four benchmark
-         * comparisons, about 1.06 typically). The price is up to this
-         * much latency for a datagram that arrives while the socket waits. A socket that has sent
-         * since it last took a datagram (waiting for a reply) always looks continuously.
+         * comparisons, about 1.06 typically). The price is up to this much latency for a datagram
+         * that arrives while the socket waits. A socket that has sent since it last took a datagram
+         * (waiting for a reply) always looks continuously.
          */
         public Builder busyPollHoldOff(Duration holdOff) {
             if (holdOff.isNegative()) {

@@ -19,9 +19,9 @@ final class Measure {
     private Measure() {
     }
 
-    /** A count written by one thread with release stores (a plain mov on x86) and read by the main thread. */
     /**
-     * A count one thread writes and others read. The count sits in the middle of an array of its own,
+     * A count one thread writes with release stores (a plain mov on x86) and others read. The count
+     * sits in the middle of an array of its own,
      * a cache line clear of any other object's fields: the one-way rows' sender and receiver each
      * write one per datagram, and sharing a line with each other (or with the flag both read on every
      * turn of their loops) would make the two cores trade that line on every datagram.
