@@ -21,10 +21,10 @@ final class Measure {
 
     /**
      * A count one thread writes with release stores (a plain mov on x86) and others read. The count
-     * sits in the middle of an array of its own,
-     * a cache line clear of any other object's fields: the one-way rows' sender and receiver each
-     * write one per datagram, and sharing a line with each other (or with the flag both read on every
-     * turn of their loops) would make the two cores trade that line on every datagram.
+     * sits in the middle of an array of its own, a cache line clear of any other object's fields: the
+     * one-way rows' sender and receiver each write one per datagram, and sharing a line with each
+     * other (or with the flag both read on every turn of their loops) would make the two cores trade
+     * that line on every datagram.
      */
     static final class Counter {
         private static final VarHandle CELLS = MethodHandles.arrayElementVarHandle(long[].class);
