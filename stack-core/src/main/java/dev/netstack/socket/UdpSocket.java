@@ -338,8 +338,10 @@ public final class UdpSocket implements AutoCloseable {
                 if (++idle == 1) {
                     start = System.nanoTime();
                 }
-                if ((idle & 15) == 0) {
-                    // the clock costs more than an empty look (a load or two): read it every 16th miss
+                boolean pause = holdOff > 0 && !awaitingReply;   // a one-way stream: see holdOff()
+                if (pause || (idle & 15) == 0) {
+                    // the clock costs more than an empty look (a load or two): read it every 16th miss,
+                    // or after every pause, which reads it anyway and may be long
                     long waited = System.nanoTime() - start;
                     if (waited >= spin) {
                         remaining = timeoutNanos - waited;
@@ -352,8 +354,8 @@ public final class UdpSocket implements AutoCloseable {
                 }
                 if ((idle & 255) == 0) {
                     Thread.yield();   // on a busy machine let the peer we wait for run
-                } else if (holdOff > 0 && !awaitingReply) {
-                    holdOff(holdOff);   // a one-way stream: let a few frames gather before the next look
+                } else if (pause) {
+                    holdOff(holdOff);   // let a few frames gather before the next look
                 } else {
                     Thread.onSpinWait();
                 }
