@@ -31,18 +31,15 @@ final class Measure {
         /** 8 longs (one cache line) either side of the count: the array's header and the next object stay off its line. */
         private static final int AT = 8;
 
-        private final long[] cells = new long[2 * AT + 2];
+        private final long[] cells = new long[2 * AT + 1];
 
         void increment() {
-            long next = cells[AT + 1] + 1;
-            cells[AT + 1] = next;   // the owning thread's copy, on the same line as the count
-            CELLS.setRelease(cells, AT, next);
+            add(1);
         }
 
+        /** Owner only: its own plain read of the count is current, as it is the one writer. */
         void add(long n) {
-            long next = cells[AT + 1] + n;
-            cells[AT + 1] = next;
-            CELLS.setRelease(cells, AT, next);
+            CELLS.setRelease(cells, AT, cells[AT] + n);
         }
 
         long get() {
