@@ -113,6 +113,8 @@ final class Workload {
             double measure, long window, boolean accountReceiver) {
         Measure.Counter[] sent = new Measure.Counter[senders.length];
         Measure.Counter received = new Measure.Counter();
+        // datagrams the senders may have sent so far: in flight = sent - received <= granted - received
+        java.util.concurrent.atomic.AtomicLong granted = new java.util.concurrent.atomic.AtomicLong();
         Thread[] senderThreads = new Thread[senders.length];
         java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
         for (int i = 0; i < senders.length; i++) {
@@ -122,11 +124,11 @@ final class Workload {
                 try {
                     int idle = 0;
                     long credit = 0;   // sends allowed before the in-flight count is read again
-                    while (running.getPlain()) {
+                    while (running.getOpaque()) {
                         if (window != Long.MAX_VALUE && credit <= 0) {
                             // reading the receiver's counter costs a cache miss: take a share of the
                             // free window at once rather than looking before every send
-                            credit = (window - (total(sent) - received.get())) / senders.length;
+                            credit = takeCredit(granted, received, window, senders.length, -credit);
                             if (credit <= 0) {
                                 if ((++idle & 63) == 0) {
                                     Thread.yield();
@@ -151,7 +153,7 @@ final class Workload {
         }
         Thread receiverThread = new Thread(() -> {
             try {
-                while (running.getPlain()) {
+                while (running.getOpaque()) {
                     if (receiver.run()) {
                         received.increment();
                     }
@@ -211,10 +213,12 @@ final class Workload {
      * runs on its own thread. Rounds are timed after {@code warm} seconds for {@code measure} seconds.
      */
     static Latency pingPong(Op round, Op server, List<Thread> extra, Runnable stop, double warm, double measure) {
+        // opaque reads of the flag: a plain one may be hoisted out of a loop whose op touches nothing
+        // volatile, and that thread would then never stop
         java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
         Thread serverThread = new Thread(() -> {
             try {
-                while (running.getPlain()) {
+                while (running.getOpaque()) {
                     server.run();
                 }
             } catch (Exception e) {
@@ -270,6 +274,30 @@ final class Workload {
         l.roundsPerSecond = n / ((t1 - t0) / 1e9);
         l.bytesAllocatedPerRound = n == 0 ? Double.NaN : (double) Measure.sumDelta(alloc0, alloc1) / n;
         return l;
+    }
+
+    /**
+     * A sender's share of the free window, reserved against what every sender was granted (not
+     * against what they have sent: a share taken and not yet spent is in flight as far as the window
+     * goes). {@code overdrawn}: what this sender's last burst sent beyond its share, charged first.
+     * Returns the credit taken, 0 when the window is full.
+     */
+    private static long takeCredit(java.util.concurrent.atomic.AtomicLong granted, Measure.Counter received,
+            long window, int senders, long overdrawn) {
+        if (overdrawn > 0) {
+            granted.addAndGet(overdrawn);
+        }
+        while (true) {
+            long g = granted.get();
+            long free = window - (g - received.get());
+            if (free <= 0) {
+                return 0;
+            }
+            long share = Math.max(1, free / senders);
+            if (granted.compareAndSet(g, g + share)) {
+                return share;
+            }
+        }
     }
 
     private static long total(Measure.Counter[] counters) {
