@@ -463,7 +463,7 @@ public final class SideBySide {
     String json(double seconds) {
         StringBuilder b = new StringBuilder();
         b.append("{\n  \"machine\": ").append(quote(Machine.describe())).append(",\n");
-        b.append("  \"quick\": ").append(quick).append(",\n  \"seconds\": ").append(String.format("%.1f", seconds)).append(",\n");
+        b.append("  \"quick\": ").append(quick).append(",\n  \"seconds\": ").append(String.format(Locale.ROOT, "%.1f", seconds)).append(",\n");
         b.append("  \"rows\": [\n");
         for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
@@ -483,7 +483,8 @@ public final class SideBySide {
     }
 
     static String num(double v) {
-        return Double.isNaN(v) || Double.isInfinite(v) ? "null" : String.format("%.4g", v);
+        // JSON numbers take a decimal point whatever the default locale
+        return Double.isNaN(v) || Double.isInfinite(v) ? "null" : String.format(Locale.ROOT, "%.4g", v);
     }
 
     static String quote(String s) {

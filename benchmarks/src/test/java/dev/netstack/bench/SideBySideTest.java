@@ -1,0 +1,72 @@
+package dev.netstack.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.Locale;
+import org.junit.jupiter.api.Test;
+
+/** The harness's output: the JSON a run writes, and how a row's figure is picked from its windows. */
+class SideBySideTest {
+    private static Workload.Rate window(double perSecond, double cpuNanos) {
+        Workload.Rate r = Workload.Rate.of((long) perSecond, (long) perSecond, 1_000_000_000L, 0);
+        r.cpuNanosPerDatagram = cpuNanos;
+        return r;
+    }
+
+    @Test
+    void theJsonIsValidAndKeepsEveryFieldOfEveryRow() throws Exception {
+        SideBySide h = new SideBySide(true);
+        h.rate("1.64", "UDP \"datagrams\"/s\nwith a \\ and a \t", window(4_000_000, 450), "kernel DatagramChannel",
+                window(250_000, 9_000), ">= 20x");
+        SideBySide.Row growth = new SideBySide.Row();
+        growth.id = "7.x";
+        growth.what = "a row with no ratio";
+        h.rows.add(growth);
+        h.skipped.add("4 dns: dnsmasq is not installed");
+
+        JsonNode json = new ObjectMapper().readTree(h.json(12.34));
+
+        assertThat(json.get("quick").asBoolean()).isTrue();
+        assertThat(json.get("seconds").asDouble()).isEqualTo(12.3);
+        JsonNode row = json.get("rows").get(0);
+        assertThat(row.get("id").asText()).isEqualTo("1.64");
+        assertThat(row.get("what").asText()).isEqualTo("UDP \"datagrams\"/s\nwith a \\ and a \t");
+        assertThat(row.get("netstack").asText()).isEqualTo("4.00 M/s");
+        assertThat(row.get("netstackValue").asDouble()).isEqualTo(4_000_000.0);
+        assertThat(row.get("baseline").asText()).isEqualTo("kernel DatagramChannel");
+        assertThat(row.get("baselineValue").asDouble()).isEqualTo(250_000.0);
+        assertThat(row.get("ratio").asDouble()).isEqualTo(16.0);
+        assertThat(row.get("target").asText()).isEqualTo(">= 20x");
+        assertThat(row.get("note").asText()).isEqualTo("CPU/dgram 450 ns");
+        assertThat(json.get("rows").get(1).get("ratio").isNull()).isTrue();   // NaN is not JSON
+        assertThat(json.get("skipped").get(0).asText()).isEqualTo("4 dns: dnsmasq is not installed");
+    }
+
+    @Test
+    void numbersAreWrittenTheSameInEveryLocale() throws Exception {
+        Locale before = Locale.getDefault();
+        try {
+            Locale.setDefault(Locale.GERMANY);   // a decimal comma would make the JSON invalid
+            SideBySide h = new SideBySide(false);
+            h.rate("1.1472", "x", window(2_500_000, 700), "kernel", window(230_000, 9_000), "");
+
+            JsonNode row = new ObjectMapper().readTree(h.json(1.5)).get("rows").get(0);
+
+            assertThat(row.get("ratio").asDouble()).isCloseTo(10.87, org.assertj.core.data.Offset.offset(0.01));
+        } finally {
+            Locale.setDefault(before);
+        }
+    }
+
+    @Test
+    void aRowShowsItsMedianWindow() {
+        Workload.Rate slow = window(1_000_000, 900);
+        Workload.Rate middle = window(3_000_000, 400);
+        Workload.Rate fast = window(5_000_000, 600);
+
+        assertThat(SideBySide.median(new Workload.Rate[] {fast, slow, middle})).isSameAs(middle);
+        assertThat(SideBySide.medianCost(new Workload.Rate[] {fast, slow, middle})).isSameAs(fast);
+    }
+}
