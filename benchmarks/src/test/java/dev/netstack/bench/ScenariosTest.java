@@ -1,0 +1,58 @@
+package dev.netstack.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * Each scenario's code moves real datagrams over the path it names, netstack's and the baseline's,
+ * so that `benchmarks/run` cannot rot between runs. Short windows; what is asserted is that the
+ * datagrams arrive, never how fast.
+ */
+class ScenariosTest {
+    private static final double WARM = 0.1;
+    private static final double MEASURE = 0.3;
+
+    @Test
+    void guestToGuestDeliversSingleSendsAndBursts() {
+        for (int burst : new int[] {1, SideBySide.BURST}) {
+            Workload.Rate r = GuestUdp.blast(SideBySide.busyPoll(), 64, 1, 1, burst, WARM, MEASURE);
+
+            assertThat(r.received).as("burst %d", burst).isPositive();
+            assertThat(r.loss).as("burst %d", burst).isLessThan(0.05);   // only the window in flight at the end
+        }
+    }
+
+    @Test
+    void guestToGuestInInterruptModeAndToManySockets() {
+        assertThat(GuestUdp.blast(SideBySide.interruptMode(), 1472, 1, 1, WARM, MEASURE).received).isPositive();
+        assertThat(GuestUdp.blast(SideBySide.busyPoll(), 64, 1, 64, WARM, MEASURE).received).isPositive();
+    }
+
+    @Test
+    void guestPingPongTimesRounds() {
+        Workload.Latency l = GuestUdp.pingPong(SideBySide.busyPoll(), 64, WARM, MEASURE);
+
+        assertThat(l.rounds).isPositive();
+        assertThat(l.p50).isPositive();
+    }
+
+    @Test
+    void theKernelAndNettyBaselinesRunOverLoopback() throws Exception {
+        assertThat(KernelUdp.blast(64, WARM, MEASURE).received).isPositive();
+        assertThat(KernelUdp.pingPong(64, false, WARM, MEASURE).rounds).isPositive();
+        assertThat(NettyUdp.blast(64, WARM, MEASURE).received).isPositive();
+    }
+
+    @Test
+    void theGatewayRelaysToAHostServer() throws Exception {
+        assertThat(Gateway.blast(64, 1, true, WARM, MEASURE).received).isPositive();
+        assertThat(Gateway.blast(64, 100, false, WARM, MEASURE).received).isPositive();
+    }
+
+    @Test
+    void theCeilingsCopyFrames() {
+        assertThat(CopyCeiling.framesPerSecond(64, 0.05, 0.1)).isPositive();
+        assertThat(CopyCeiling.handOffFramesPerSecond(64, 0.05, 0.1)).isPositive();
+    }
+}
