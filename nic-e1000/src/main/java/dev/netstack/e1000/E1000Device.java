@@ -96,10 +96,12 @@ public final class E1000Device implements LinkEndpoint {
 
     private volatile FramePort peer;
 
-    // --- statistics: since the last register read, and cumulative for metrics; guarded by rxLock
-    //     for receive counters and txLock for transmit counters (see isTransmitStatistic) ----------
-    private final long[] statistics = new long[STATISTIC_SLOTS];
+    // --- statistics: cumulative counts (what metrics report), and each count as it stood when its
+    //     register was last cleared, by a read or a reset: the register shows the difference, so a
+    //     frame adds to one array only. Guarded by rxLock for receive counters and txLock for
+    //     transmit counters (see isTransmitStatistic) -------------------------------------------------
     private final long[] statisticTotals = new long[STATISTIC_SLOTS];
+    private final long[] statisticsClearedAt = new long[STATISTIC_SLOTS];
     private final AtomicLongArray errors = new AtomicLongArray(E1000Error.values().length);
 
     // --- receive state, guarded by rxLock --------------------------------------------------------
@@ -382,7 +384,8 @@ public final class E1000Device implements LinkEndpoint {
 
     private void resetLocked() {
         java.util.Arrays.fill(registers, 0);
-        java.util.Arrays.fill(statistics, 0);   // cumulative totals survive: they feed metrics
+        // the registers read 0 again; the cumulative totals survive, as they feed metrics
+        System.arraycopy(statisticTotals, 0, statisticsClearedAt, 0, STATISTIC_SLOTS);
         ims.set(0);
         icr.set(0);
         setRegister(CTRL, CTRL_FD | CTRL_SPEED_1000 | CTRL_ASDE);
@@ -1130,9 +1133,16 @@ public final class E1000Device implements LinkEndpoint {
 
     /** Adds to a counter; the caller holds the lock of the counter's side. */
     private void count(int offset, long amount) {
-        int index = statisticIndex(offset);
-        statistics[index] += amount;
-        statisticTotals[index] += amount;
+        statisticTotals[statisticIndex(offset)] += amount;
+    }
+
+    /** A counter's register value: what it counted since its register was last cleared. */
+    private long sinceCleared(int index) {
+        return statisticTotals[index] - statisticsClearedAt[index];
+    }
+
+    private void clearStatistic(int index) {
+        statisticsClearedAt[index] = statisticTotals[index];
     }
 
     private static int sizeBin(int first, int wireLength) {
@@ -1147,17 +1157,17 @@ public final class E1000Device implements LinkEndpoint {
         try {
             if (isLowHalf(offset)) {
                 // Reading the low half leaves the count alone; reading the high half clears both
-                return (int) statistics[statisticIndex(offset)];
+                return (int) sinceCleared(statisticIndex(offset));
             }
             if (isHighHalf(offset)) {
                 int low = statisticIndex(offset - 4);
-                int high = (int) (statistics[low] >>> 32);
-                statistics[low] = 0;
+                int high = (int) (sinceCleared(low) >>> 32);
+                clearStatistic(low);
                 return high;
             }
             int index = statisticIndex(offset);
-            long value = statistics[index];
-            statistics[index] = 0;
+            long value = sinceCleared(index);
+            clearStatistic(index);
             return (int) Math.min(value, 0xffff_ffffL);   // 32-bit counters stick at all ones
         } finally {
             lock.unlock();

@@ -266,6 +266,30 @@ class TwoCardExchangeTest {
     }
 
     @Test
+    void statisticsRegistersCountFromTheirLastReadAndFromAResetWhileTotalsRunOn() {
+        rig = Rig.withRings(64);
+        for (int i = 0; i < 7; i++) {
+            rig.b.send(Rig.numberedFrame(Rig.GUEST_MAC, Rig.GATEWAY_MAC, i));
+        }
+        E1000Device tx = rig.b.card;
+        assertThat(tx.read(GPTC)).isEqualTo(7);
+        for (int i = 0; i < 3; i++) {
+            rig.b.send(Rig.numberedFrame(Rig.GUEST_MAC, Rig.GATEWAY_MAC, i));
+        }
+        assertThat(tx.read(GPTC)).as("only what came after the read").isEqualTo(3);
+        assertThat(tx.read(TPT)).as("a counter not read before has it all").isEqualTo(10);
+        rig.b.send(Rig.numberedFrame(Rig.GUEST_MAC, Rig.GATEWAY_MAC, 0));
+
+        tx.write(CTRL, tx.read(CTRL) | CTRL_RST);
+
+        assertThat(tx.read(GPTC)).as("a reset clears the registers").isZero();
+        assertThat(tx.read(GOTCL)).isZero();
+        assertThat(tx.read(GOTCH)).isZero();
+        assertThat(tx.statisticTotal(GPTC)).as("and leaves the totals behind metrics").isEqualTo(11);
+        assertThat(tx.statisticTotal(TPT)).isEqualTo(11);
+    }
+
+    @Test
     void filteringFollowsRalRahBamMtaAndPromiscuousBits() {
         rig = Rig.withRings(16);
         E1000Device card = rig.a.card;
