@@ -4,7 +4,8 @@ import dev.netstack.e1000.E1000Config;
 
 /**
  * Runs one netstack workload for a while, for a profiler to watch:
- * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]} or {@code gateway - FLOWS SECONDS}.
+ * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]} or {@code gateway -|single FLOWS SECONDS} (with {@code single}, the gateway's segmented sends
+ * off, as in the harness's "single sends" flows rows).
  */
 public final class Profile {
     private Profile() {
@@ -18,7 +19,8 @@ public final class Profile {
         if (what.equals("gateway")) {
             int flows = args.length > 2 ? Integer.parseInt(args[2]) : 1;
             try {
-                System.out.println(Gateway.blast(64, flows, 1, args.length > 3 ? Double.parseDouble(args[3]) : 10));
+                boolean segmentation = !(args.length > 1 && args[1].equals("single"));
+                System.out.println(Gateway.blast(64, flows, segmentation, 1, args.length > 3 ? Double.parseDouble(args[3]) : 10));
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
