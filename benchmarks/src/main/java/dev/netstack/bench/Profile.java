@@ -4,8 +4,9 @@ import dev.netstack.e1000.E1000Config;
 
 /**
  * Runs one netstack workload for a while, for a profiler to watch:
- * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]} or {@code gateway -|single FLOWS SECONDS} (with {@code single}, the gateway's segmented sends
- * off, as in the harness's "single sends" flows rows).
+ * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]}
+ * or {@code gateway -|single FLOWS SECONDS} ({@code single}: the gateway's segmented sends off, as in
+ * the harness's "single sends" flows rows).
  */
 public final class Profile {
     private Profile() {
@@ -20,7 +21,7 @@ public final class Profile {
             int flows = args.length > 2 ? Integer.parseInt(args[2]) : 1;
             try {
                 boolean segmentation = !(args.length > 1 && args[1].equals("single"));
-                System.out.println(Gateway.blast(64, flows, segmentation, 1, args.length > 3 ? Double.parseDouble(args[3]) : 10));
+                System.out.println(Gateway.blast(64, flows, segmentation, 1, seconds));
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
