@@ -3,6 +3,7 @@ package dev.netstack.bridge.dns;
 import dev.netstack.bridge.NettyTransport;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.FunctionTimer;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.netty.bootstrap.Bootstrap;
@@ -12,6 +13,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.handler.codec.dns.DatagramDnsQuery;
@@ -41,10 +43,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -75,6 +79,8 @@ import java.util.concurrent.atomic.LongAdder;
 public final class DnsService implements MeterBinder, AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
     public static final int DEFAULT_MAX_IN_FLIGHT = 128;
+    public static final int DEFAULT_SPARE_SOCKETS = 4;
+    public static final int MAX_SPARE_SOCKETS = 256;
     /** The classic UDP DNS message limit without EDNS0 (RFC 1035 §2.3.4). */
     public static final int CLASSIC_UDP_LIMIT = 512;
     /**
@@ -107,6 +113,8 @@ public final class DnsService implements MeterBinder, AutoCloseable {
         WRONG_ID("wrong_id"),
         /** Upstream answer for another question than the one asked (ignored). */
         WRONG_QUESTION("wrong_question"),
+        /** Upstream datagram at a socket whose query has not been sent yet (ignored). */
+        UNSOLICITED("unsolicited"),
         /** Upstream datagram the codec refused (ignored). */
         MALFORMED_ANSWER("malformed_answer"),
         /** An upstream server did not answer in time (next server tried). */
@@ -132,6 +140,7 @@ public final class DnsService implements MeterBinder, AutoCloseable {
     private final boolean hostResolver;
     private final long timeoutNanos;
     private final int maxInFlight;
+    private final int spareSockets;
     private final EventLoopGroup group;
     private final boolean ownsGroup;
     private final ThreadPoolExecutor resolverExecutor;
@@ -140,6 +149,8 @@ public final class DnsService implements MeterBinder, AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Set<Forwarding> forwarding = ConcurrentHashMap.newKeySet();
     private final Set<Request> waitingOnHost = ConcurrentHashMap.newKeySet();
+    private final SpareSockets loopbackSpares = new SpareSockets(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    private final SpareSockets anySpares = new SpareSockets(new InetSocketAddress(0));
     private volatile boolean closed;
 
     private final LongAdder queries = new LongAdder();
@@ -155,6 +166,7 @@ public final class DnsService implements MeterBinder, AutoCloseable {
         this.hostResolver = builder.hostResolver;
         this.timeoutNanos = builder.timeout.toNanos();
         this.maxInFlight = builder.maxInFlight;
+        this.spareSockets = builder.spareSockets;
         this.ownsGroup = builder.group == null;
         this.group = ownsGroup ? NettyTransport.newEventLoopGroup(1, "netstack-dns") : builder.group;
         AtomicInteger threadNumber = new AtomicInteger();
@@ -414,6 +426,131 @@ public final class DnsService implements MeterBinder, AutoCloseable {
 
     // --- forwarding ----------------------------------------------------------------------------
 
+    /**
+     * Upstream sockets for one local address, bound ahead of need so that a forwarded query does not
+     * wait while a socket is created, registered and bound. Each socket still serves exactly one
+     * attempt and is closed after it, so every attempt has a fresh random source port: the kernel
+     * picks ephemeral ports at random, and a spare's port is never seen by anyone before its query is
+     * sent. A datagram reaching a spare is not from the server asked ({@link DropReason#UNSOLICITED}).
+     */
+    private final class SpareSockets {
+        private final InetSocketAddress local;
+        private final Queue<Channel> ready = new ConcurrentLinkedQueue<>();
+        private final AtomicInteger readyOrBinding = new AtomicInteger();
+
+        SpareSockets(InetSocketAddress local) {
+            this.local = local;
+        }
+
+        /**
+         * A bound socket for one attempt: a spare when one is ready, otherwise one bound now. The
+         * spares are replaced by a task queued behind the caller's, so that on an event loop the
+         * query goes out first and the binding fills the wait for its answer.
+         */
+        ChannelFuture take() {
+            Channel spare;
+            while ((spare = ready.poll()) != null) {
+                readyOrBinding.decrementAndGet();
+                if (spare.isActive()) {
+                    break;
+                }
+                spare.close();
+            }
+            if (readyOrBinding.get() < spareSockets) {
+                try {
+                    group.next().execute(this::refill);
+                } catch (RejectedExecutionException shuttingDown) {
+                    // the group is stopping: no more spares; the bind below fails and says so
+                }
+            }
+            return spare != null ? spare.newSucceededFuture() : bind();
+        }
+
+        /** Starts binding spares until {@link #spareSockets} are ready or on their way. */
+        private void refill() {
+            while (!closed) {
+                int now = readyOrBinding.get();
+                if (now >= spareSockets) {
+                    return;
+                }
+                if (!readyOrBinding.compareAndSet(now, now + 1)) {
+                    continue;
+                }
+                ChannelFuture bound = bind();
+                bound.addListener(f -> {
+                    if (!f.isSuccess()) {
+                        readyOrBinding.decrementAndGet();   // the next take tries again
+                        return;
+                    }
+                    Channel ch = bound.channel();
+                    ready.add(ch);
+                    if (closed && ready.remove(ch)) {   // close() may have emptied the queue before the add
+                        ch.close();
+                    }
+                });
+            }
+        }
+
+        private ChannelFuture bind() {
+            return new Bootstrap()
+                    .group(group)
+                    .channel(NettyTransport.datagramChannelClass(group))
+                    .handler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(new DatagramDnsQueryEncoder(), new UpstreamHandler());
+                        }
+                    })
+                    .bind(local);
+        }
+
+        int ready() {
+            return ready.size();
+        }
+
+        /** Local ports of the spares ready now (for tests). */
+        List<Integer> readyPorts() {
+            List<Integer> ports = new ArrayList<>();
+            for (Channel ch : ready) {
+                ports.add(((InetSocketAddress) ch.localAddress()).getPort());
+            }
+            return ports;
+        }
+
+        void close() {
+            Channel ch;
+            while ((ch = ready.poll()) != null) {
+                ch.close();
+            }
+        }
+    }
+
+    /** The pipeline's end at an upstream socket: hands answers to the attempt that owns the socket. */
+    private final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+        private Forwarding owner;   // event loop only; null while the socket is a spare
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            DatagramPacket packet = (DatagramPacket) msg;
+            try {
+                if (owner == null) {
+                    drop(DropReason.UNSOLICITED);
+                } else {
+                    owner.onDatagram(ctx.channel(), packet);
+                }
+            } catch (RuntimeException e) {
+                drop(DropReason.MALFORMED_ANSWER);   // never let one datagram end the attempt
+            } finally {
+                packet.release();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // e.g. an ICMP port unreachable: wait for the timeout, which moves on.
+        }
+    }
+
     /** One guest query on its way through the upstream servers, one attempt (socket, id) at a time. */
     private final class Forwarding {
         private final Request request;
@@ -421,6 +558,7 @@ public final class DnsService implements MeterBinder, AutoCloseable {
         private ScheduledFuture<?> timeout;
         private InetSocketAddress server;
         private int upstreamId;
+        private int index;
         private boolean done;
 
         Forwarding(Request request) {
@@ -428,66 +566,53 @@ public final class DnsService implements MeterBinder, AutoCloseable {
             forwarding.add(this);
         }
 
-        void tryServer(int index) {
-            if (closed || index >= upstreams.size()) {
+        void tryServer(int next) {
+            if (closed || next >= upstreams.size()) {
                 finish();
                 request.fail();
                 return;
             }
-            server = upstreams.get(index);
+            index = next;
+            server = upstreams.get(next);
             upstreamId = random.nextInt(1 << 16);
             // A fresh socket per attempt gives a fresh random source port (RFC 5452 §9.2); loopback
             // servers are asked from loopback so nothing leaves the host.
-            InetSocketAddress local = server.getAddress().isLoopbackAddress()
-                    ? new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)
-                    : new InetSocketAddress(0);
-            ChannelFuture bound = new Bootstrap()
-                    .group(group)
-                    .channel(NettyTransport.datagramChannelClass(group))
-                    .handler(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            DatagramPacket packet = (DatagramPacket) msg;
-                            try {
-                                onDatagram(ctx.channel(), packet, index);
-                            } catch (RuntimeException e) {
-                                drop(DropReason.MALFORMED_ANSWER);   // never let one datagram end the attempt
-                            } finally {
-                                packet.release();
-                            }
-                        }
-
-                        @Override
-                        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                            // e.g. an ICMP port unreachable: wait for the timeout, which moves on.
-                        }
-                    })
-                    .bind(local);
+            ChannelFuture bound = (server.getAddress().isLoopbackAddress() ? loopbackSpares : anySpares).take();
             bound.addListener(f -> {
                 Channel ch = bound.channel();
                 if (!f.isSuccess()) {
-                    ch.eventLoop().execute(() -> tryServer(index + 1));
+                    ch.eventLoop().execute(() -> tryServer(next + 1));
                     return;
                 }
-                if (done || closed) {
-                    ch.close();
-                    return;
+                if (ch.eventLoop().inEventLoop()) {
+                    send(ch);
+                } else {
+                    ch.eventLoop().execute(() -> send(ch));
                 }
-                channel = ch;
-                timeout = ch.eventLoop().schedule(() -> onTimeout(ch, index), timeoutNanos, TimeUnit.NANOSECONDS);
-                DatagramDnsQuery upstreamQuery = new DatagramDnsQuery(null, server, upstreamId);
-                upstreamQuery.setRecursionDesired(true);
-                upstreamQuery.addRecord(DnsSection.QUESTION, request.question);
-                if (request.edns) {
-                    upstreamQuery.addRecord(DnsSection.ADDITIONAL, new DefaultDnsRawRecord(".", DnsRecordType.OPT,
-                            request.responseLimit, 0, Unpooled.EMPTY_BUFFER));
-                }
-                ch.pipeline().addFirst(new DatagramDnsQueryEncoder());
-                ch.writeAndFlush(upstreamQuery);
             });
         }
 
-        private void onDatagram(Channel ch, DatagramPacket packet, int index) {
+        /** On the socket's event loop: the socket becomes this attempt's, and the query goes out. */
+        private void send(Channel ch) {
+            if (done || closed) {
+                ch.close();
+                return;
+            }
+            channel = ch;
+            ch.pipeline().get(UpstreamHandler.class).owner = this;
+            int attempt = index;
+            timeout = ch.eventLoop().schedule(() -> onTimeout(ch, attempt), timeoutNanos, TimeUnit.NANOSECONDS);
+            DatagramDnsQuery upstreamQuery = new DatagramDnsQuery(null, server, upstreamId);
+            upstreamQuery.setRecursionDesired(true);
+            upstreamQuery.addRecord(DnsSection.QUESTION, request.question);
+            if (request.edns) {
+                upstreamQuery.addRecord(DnsSection.ADDITIONAL, new DefaultDnsRawRecord(".", DnsRecordType.OPT,
+                        request.responseLimit, 0, Unpooled.EMPTY_BUFFER));
+            }
+            ch.writeAndFlush(upstreamQuery);
+        }
+
+        private void onDatagram(Channel ch, DatagramPacket packet) {
             if (done || ch != channel) {
                 return;
             }
@@ -612,6 +737,16 @@ public final class DnsService implements MeterBinder, AutoCloseable {
         return drops[reason.ordinal()].sum();
     }
 
+    /** Upstream sockets bound and waiting for a query right now. */
+    public int spareSockets() {
+        return loopbackSpares.ready() + anySpares.ready();
+    }
+
+    /** Local ports of the spare sockets for loopback servers ready now. */
+    List<Integer> spareLoopbackPorts() {
+        return loopbackSpares.readyPorts();
+    }
+
     /** Queries waiting on an upstream server or the host resolver right now. */
     public int inFlight() {
         return inFlight.get();
@@ -632,6 +767,8 @@ public final class DnsService implements MeterBinder, AutoCloseable {
             FunctionCounter.builder("netstack.dns.drops", this, s -> s.drops(reason))
                     .tag("reason", reason.tag()).baseUnit("messages").register(registry);
         }
+        Gauge.builder("netstack.dns.spare.sockets", this, DnsService::spareSockets)
+                .description("upstream sockets bound ahead of need").register(registry);
         FunctionTimer.builder("netstack.dns.latency", this, s -> s.latencyCount.sum(),
                 s -> s.latencyNanos.sum(), TimeUnit.NANOSECONDS).register(registry);
     }
@@ -643,6 +780,8 @@ public final class DnsService implements MeterBinder, AutoCloseable {
         for (Forwarding f : forwarding) {
             f.abandon();
         }
+        loopbackSpares.close();
+        anySpares.close();
         resolverExecutor.shutdownNow();
         for (Request request : waitingOnHost) {
             request.fail();
@@ -665,6 +804,7 @@ public final class DnsService implements MeterBinder, AutoCloseable {
         private Duration timeout = DEFAULT_TIMEOUT;
         private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
         private int resolverThreads = 4;
+        private int spareSockets = DEFAULT_SPARE_SOCKETS;
         private EventLoopGroup group;
 
         private Builder() {
@@ -732,6 +872,20 @@ public final class DnsService implements MeterBinder, AutoCloseable {
                 throw new IllegalArgumentException("max in-flight DNS queries must be positive, was " + maxInFlight);
             }
             this.maxInFlight = maxInFlight;
+            return this;
+        }
+
+        /**
+         * Upstream sockets kept bound ahead of need, per local address (default 4), so that a
+         * forwarded query does not wait while its socket is created and bound; 0 binds each one as
+         * its query arrives. Either way a socket serves one attempt and is closed after it.
+         */
+        public Builder spareSockets(int sockets) {
+            if (sockets < 0 || sockets > MAX_SPARE_SOCKETS) {
+                throw new IllegalArgumentException("spare DNS sockets must be from 0 to " + MAX_SPARE_SOCKETS
+                        + ", was " + sockets);
+            }
+            this.spareSockets = sockets;
             return this;
         }
 

@@ -451,6 +451,143 @@ class DnsServiceTest {
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
     }
 
+    // --- spare upstream sockets ------------------------------------------------------------------
+
+    /** An upstream that answers every query and remembers the source port each came from. */
+    private FakeUpstream answeringUpstream(List<Integer> sourcePorts) throws Exception {
+        FakeUpstream upstream = new FakeUpstream();
+        upstream.behaviour = (q, ch) -> {
+            synchronized (sourcePorts) {
+                sourcePorts.add(q.sender().getPort());
+            }
+            try {
+                ch.writeAndFlush(answer(q, ch, q.id(), askedName(q), "192.0.2.9"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        };
+        return upstream;
+    }
+
+    private static void waitFor(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("waiting for %s", what).isLessThan(deadline);
+            Thread.sleep(5);
+        }
+    }
+
+    private static void assertAnswered(DnsService dns, int id) throws Exception {
+        DnsResponse response = parse(await(dns.respond(query(id, "spare.example.test", DnsRecordType.A))));
+        try {
+            assertThat(response.id()).isEqualTo(id);
+            assertThat(addresses(response)).containsExactly(InetAddress.getByName("192.0.2.9"));
+        } finally {
+            response.release();
+        }
+    }
+
+    @Test
+    void queriesGoOutFromSocketsBoundAheadEachUsedOnce() throws Exception {
+        List<Integer> sourcePorts = new ArrayList<>();
+        FakeUpstream upstream = answeringUpstream(sourcePorts);
+        DnsService dns = track(DnsService.builder().eventLoopGroup(group).upstream(upstream.address())
+                .spareSockets(2).build());
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        dns.bindTo(registry);
+        assertThat(dns.spareSockets()).as("nothing is bound before the first forwarded query").isZero();
+
+        assertAnswered(dns, 1);   // the first binds its own socket and starts the spares
+        waitFor("two spare sockets", () -> dns.spareSockets() == 2);
+        assertThat(registry.get("netstack.dns.spare.sockets").gauge().value()).isEqualTo(2.0);
+        List<Integer> spares = dns.spareLoopbackPorts();
+
+        assertAnswered(dns, 2);
+        synchronized (sourcePorts) {
+            assertThat(spares).as("the second query left from a spare bound before it was asked")
+                    .contains(sourcePorts.get(1));
+        }
+        for (int id = 3; id <= 40; id++) {
+            assertAnswered(dns, id);
+        }
+        synchronized (sourcePorts) {
+            assertThat(sourcePorts).as("a fresh source port for every query").hasSize(40).doesNotHaveDuplicates();
+        }
+        waitFor("the spares replaced", () -> dns.spareSockets() == 2);
+    }
+
+    @Test
+    void aDatagramAtASpareIsDroppedAndTheSpareStillServes() throws Exception {
+        List<Integer> sourcePorts = new ArrayList<>();
+        FakeUpstream upstream = answeringUpstream(sourcePorts);
+        DnsService dns = track(DnsService.builder().eventLoopGroup(group).upstream(upstream.address())
+                .spareSockets(1).build());
+        assertAnswered(dns, 1);
+        waitFor("a spare socket", () -> dns.spareSockets() == 1);
+        int spare = dns.spareLoopbackPorts().get(0);
+
+        // an answer sent before any query, from the server's own address and port: a guess at the port
+        DatagramDnsQuery guessed = new DatagramDnsQuery(new InetSocketAddress(LOOPBACK, spare), upstream.address(), 1);
+        guessed.addRecord(DnsSection.QUESTION, new DefaultDnsQuestion("spare.example.test", DnsRecordType.A));
+        upstream.channel.writeAndFlush(answer(guessed, upstream.channel, 1, "spare.example.test", "203.0.113.66"))
+                .sync();
+        waitFor("the unsolicited datagram counted", () -> dns.drops(DropReason.UNSOLICITED) == 1);
+
+        assertAnswered(dns, 2);   // the real answer, not the early one
+        synchronized (sourcePorts) {
+            assertThat(sourcePorts.get(1)).isEqualTo(spare);
+        }
+    }
+
+    @Test
+    void withNoSparesEachQueryBindsItsOwnSocket() throws Exception {
+        List<Integer> sourcePorts = new ArrayList<>();
+        FakeUpstream upstream = answeringUpstream(sourcePorts);
+        DnsService dns = track(DnsService.builder().eventLoopGroup(group).upstream(upstream.address())
+                .spareSockets(0).build());
+        for (int id = 1; id <= 10; id++) {
+            assertAnswered(dns, id);
+            assertThat(dns.spareSockets()).isZero();
+        }
+        synchronized (sourcePorts) {
+            assertThat(sourcePorts).hasSize(10).doesNotHaveDuplicates();
+        }
+    }
+
+    @Test
+    void closingReleasesTheSparesPorts() throws Exception {
+        FakeUpstream upstream = answeringUpstream(new ArrayList<>());
+        DnsService dns = DnsService.builder().eventLoopGroup(group).upstream(upstream.address()).spareSockets(3).build();
+        List<Integer> ports;
+        try {
+            assertAnswered(dns, 1);
+            waitFor("three spare sockets", () -> dns.spareSockets() == 3);
+            ports = dns.spareLoopbackPorts();
+        } finally {
+            dns.close();
+        }
+        assertThat(dns.spareSockets()).isZero();
+        for (int port : ports) {
+            waitFor("port " + port + " released", () -> canBind(port));
+        }
+    }
+
+    private static boolean canBind(int port) {
+        try (java.net.DatagramSocket socket = new java.net.DatagramSocket(new InetSocketAddress(LOOPBACK, port))) {
+            return true;
+        } catch (java.net.SocketException inUse) {
+            return false;
+        }
+    }
+
+    @Test
+    void spareSocketsOutOfRangeAreRefused() {
+        assertThatThrownBy(() -> DnsService.builder().spareSockets(-1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was -1");
+        assertThatThrownBy(() -> DnsService.builder().spareSockets(DnsService.MAX_SPARE_SOCKETS + 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("from 0 to 256");
+    }
+
     // --- a real DNS server -----------------------------------------------------------------------
 
     private static String findDnsmasq() {
