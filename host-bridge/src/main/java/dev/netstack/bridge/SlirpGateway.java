@@ -1107,6 +1107,10 @@ public final class SlirpGateway implements LinkEndpoint, AutoCloseable {
                 metrics.dnsFailures.increment();
                 return;
             }
+            if (loop.inEventLoop()) {   // forwarded answers arrive on this loop: relay at once
+                dnsAnswered(guest, guestPort, message);
+                return;
+            }
             try {
                 loop.execute(() -> dnsAnswered(guest, guestPort, message));
             } catch (RejectedExecutionException e) {
