@@ -1,14 +1,18 @@
 package dev.netstack.bench;
 
+import dev.netstack.bridge.dns.DnsService;
+import dev.netstack.dns.DnsResolver;
 import dev.netstack.socket.UdpSocket;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.MalformedURLException;
+import java.net.InetSocketAddress;
 import java.net.URL;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -29,7 +33,7 @@ import java.util.jar.JarFile;
  * is taken while the VM is in one state; the median and quartiles of those ratios are the answer.
  *
  * <pre>
- *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
+ *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt|dns] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
  * </pre>
  *
  * The JIT compiles each build a little differently in every JVM (what it inlines, where the code
@@ -39,7 +43,8 @@ import java.util.jar.JarFile;
  * Modes: {@code one} sends and receives each datagram on one thread (ns per datagram, the CPU cost
  * of the whole path with no cross-core effects; the steadiest figure); {@code blast} and {@code burst}
  * are row 1.64's and 1.64b's one-way runs (datagrams per second); {@code rtt} is row 2.busy's
- * ping-pong (p50 in ns). An older build's jar comes from a worktree:
+ * ping-pong (p50 in ns); {@code dns} is row 4.dns's queries through the gateway to a dnsmasq this
+ * JVM starts (mean ns per query; use windows of a second or more). An older build's jar comes from a worktree:
  * {@code git worktree add /tmp/old COMMIT && (cd /tmp/old && mvn -q -pl benchmarks -am package -DskipTests)}.
  */
 public final class CompareBuilds {
@@ -87,9 +92,9 @@ public final class CompareBuilds {
             System.err.println(e.getMessage());
             usable = false;
         }
-        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt").contains(mode) || rounds < 4 || jvms < 1
+        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt", "dns").contains(mode) || rounds < 4 || jvms < 1
                 || size < 1 || size > 65507 || !(window > 0)) {
-            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt]"
+            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt|dns]"
                     + " [--size 64 (1-65507)] [--rounds 20 (at least 4)] [--window 0.5] [--jvms 1]");
             System.exit(2);
         }
@@ -102,7 +107,22 @@ public final class CompareBuilds {
         boolean higherIsBetter = mode.equals("blast") || mode.equals("burst");
         System.out.printf("%s, %d B, %d rounds of %.1f s windows per build, ABBA order, in %d JVM(s); %s%n", mode, size,
                 rounds, window, jvms, higherIsBetter ? "datagrams/s (higher is better)" : "ns (lower is better)");
-        double[][] results = jvms == 1 ? compareHere(jars, mode + " " + size + " " + window, rounds) : compareInJvms(childArgs, jvms);
+        double[][] results;
+        if (jvms > 1) {
+            results = compareInJvms(childArgs, jvms);
+        } else if (mode.equals("dns")) {
+            Path binary = Dns.dnsmasq();
+            List<String> whyNot = new ArrayList<>(List.of("dnsmasq is not installed (apt-get install dnsmasq)"));
+            try (Dns.Server dnsmasq = binary == null ? null : Dns.Server.start(binary, whyNot)) {
+                if (dnsmasq == null) {
+                    System.err.println("mode dns: " + whyNot.get(whyNot.size() - 1));
+                    System.exit(2);
+                }
+                results = compareHere(jars, mode + " " + size + " " + window + " " + dnsmasq.address.getPort(), rounds);
+            }
+        } else {
+            results = compareHere(jars, mode + " " + size + " " + window, rounds);
+        }
         for (int b = 0; b < jars.size(); b++) {
             double[] q = quartiles(results[b]);
             System.out.printf("  %-40s median %,12.1f   quartiles %,.1f - %,.1f%n", jars.get(b), q[1], q[0], q[2]);
@@ -260,11 +280,16 @@ public final class CompareBuilds {
         }
     }
 
-    /** The workload, the same bytes in every build: {@code "MODE SIZE WINDOW_SECONDS"} in, one figure out. */
+    /**
+     * The workload, the same bytes in every build: {@code "MODE SIZE WINDOW_SECONDS [DNSMASQ_PORT]"} in,
+     * one figure out.
+     */
     public static final class Workload implements ToDoubleFunction<String> {
         private GuestPair pair;
         private UdpSocket sender;
         private UdpSocket receiver;
+        private GatewayWorld gateway;
+        private DnsResolver resolver;
         private final ByteBuffer payload = ByteBuffer.allocateDirect(65536);
         private final ByteBuffer into = ByteBuffer.allocateDirect(65536);
 
@@ -280,11 +305,40 @@ public final class CompareBuilds {
                     case "burst" -> GuestUdp.blast(SideBySide.busyPoll(), size, 1, 1, SideBySide.BURST, 0.3, seconds)
                             .receivedPerSecond;
                     case "rtt" -> GuestUdp.pingPong(SideBySide.busyPoll(), size, 0.3, seconds).p50;
+                    case "dns" -> dnsQueries(Integer.parseInt(words[3]), seconds);
                     default -> throw new IllegalArgumentException("unknown mode " + words[0]);
                 };
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
+            }
+        }
+
+        /**
+         * Mean ns per query (one in flight, so 1e9 / queries per second) from a guest through the
+         * gateway's DNS service to the dnsmasq on {@code port}: row 4.dns's relayed half.
+         */
+        private double dnsQueries(int port, double seconds) throws InterruptedException {
+            if (gateway == null) {
+                gateway = new GatewayWorld(SideBySide.busyPoll(), DnsService.builder()
+                        .upstream(new InetSocketAddress("127.0.0.1", port)).hostResolver(false));
+                resolver = DnsResolver.builder(gateway.guest).build();
+            }
+            Duration timeout = Duration.ofSeconds(2);
+            long queries = 0;
+            long start = System.nanoTime();
+            long end = start + (long) (seconds * 1e9);
+            while (true) {
+                for (int i = 0; i < 100; i++) {
+                    if (resolver.resolve(Dns.NAME, timeout).isEmpty()) {
+                        throw new IllegalStateException("a DNS query through the gateway got no address");
+                    }
+                }
+                queries += 100;
+                long now = System.nanoTime();
+                if (now > end) {
+                    return (double) (now - start) / queries;
+                }
             }
         }
 

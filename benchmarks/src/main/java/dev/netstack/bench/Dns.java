@@ -34,6 +34,47 @@ final class Dns {
         return null;
     }
 
+    /** A dnsmasq on a free loopback port answering {@link #NAME}, no cache, stopped by {@link #close}. */
+    static final class Server implements AutoCloseable {
+        final InetSocketAddress address;
+        private final Process process;
+
+        private Server(InetSocketAddress address, Process process) {
+            this.address = address;
+            this.process = process;
+        }
+
+        /** Starts one; null, saying why in {@code whyNot}, when dnsmasq is missing or never answers. */
+        static Server start(Path binary, List<String> whyNot) throws IOException {
+            int port;
+            try (DatagramChannel probe = DatagramChannel.open().bind(KernelUdp.LOOPBACK)) {
+                port = ((InetSocketAddress) probe.getLocalAddress()).getPort();
+            }
+            List<String> command = List.of(binary.toString(), "--keep-in-foreground", "--conf-file=/dev/null",
+                    "--port=" + port, "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                    "--address=/" + NAME + "/10.1.2.3", "--pid-file=", "--cache-size=0");
+            Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Server server = new Server(new InetSocketAddress("127.0.0.1", port), process);
+            if (!waitUntilAnswering(server.address)) {
+                server.close();
+                whyNot.add("dnsmasq did not answer on 127.0.0.1:" + port);
+                return null;
+            }
+            return server;
+        }
+
+        @Override
+        public void close() {
+            process.destroy();
+            try {
+                process.waitFor(2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     static void run(SideBySide h) throws Exception {
         Path binary = dnsmasq();
         if (binary == null) {
@@ -41,22 +82,14 @@ final class Dns {
             System.out.println("4. DNS: skipped, dnsmasq not installed");
             return;
         }
-        int port;
-        try (DatagramChannel probe = DatagramChannel.open().bind(KernelUdp.LOOPBACK)) {
-            port = ((InetSocketAddress) probe.getLocalAddress()).getPort();
-        }
-        List<String> command = new ArrayList<>(List.of(binary.toString(), "--keep-in-foreground", "--conf-file=/dev/null",
-                "--port=" + port, "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
-                "--address=/" + NAME + "/10.1.2.3", "--pid-file=", "--cache-size=0"));
-        Process process = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        try {
-            InetSocketAddress server = new InetSocketAddress("127.0.0.1", port);
-            if (!waitUntilAnswering(server)) {
-                h.skipped.add("4 dns: dnsmasq did not answer on 127.0.0.1:" + port);
+        List<String> whyNot = new ArrayList<>();
+        try (Server dnsmasq = Server.start(binary, whyNot)) {
+            if (dnsmasq == null) {
+                h.skipped.add("4 dns: " + whyNot.get(0));
                 return;
             }
-            System.out.println("4. DNS: A " + NAME + " via dnsmasq on 127.0.0.1:" + port + ", one query in flight");
+            InetSocketAddress server = dnsmasq.address;
+            System.out.println("4. DNS: A " + NAME + " via dnsmasq on " + server + ", one query in flight");
             Workload.Latency direct = direct(server, h.warm, h.measure);
             h.progress("host -> dnsmasq directly", direct);
             Workload.Latency relayed = throughGateway(server, h.warm, h.measure);
@@ -74,9 +107,6 @@ final class Dns {
             r.target = "";
             h.rows.add(r);
             System.out.println();
-        } finally {
-            process.destroy();
-            process.waitFor(2, TimeUnit.SECONDS);
         }
     }
 

@@ -2,6 +2,9 @@ package dev.netstack.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -48,6 +51,23 @@ class ScenariosTest {
     void theGatewayRelaysToAHostServer() throws Exception {
         assertThat(Gateway.blast(64, 1, true, WARM, MEASURE).received).isPositive();
         assertThat(Gateway.blast(64, 100, false, WARM, MEASURE).received).isPositive();
+    }
+
+    @Test
+    void dnsQueriesReachADnsmasqDirectlyAndThroughTheGateway() throws Exception {
+        java.nio.file.Path binary = Dns.dnsmasq();
+        Assumptions.assumeTrue(binary != null, "dnsmasq is not installed (apt-get install dnsmasq); row 4 is skipped");
+        List<String> whyNot = new ArrayList<>();
+        try (Dns.Server dnsmasq = Dns.Server.start(binary, whyNot)) {
+            assertThat(dnsmasq).as("dnsmasq answering: %s", whyNot).isNotNull();
+
+            assertThat(Dns.direct(dnsmasq.address, WARM, MEASURE).rounds).isPositive();
+            assertThat(Dns.throughGateway(dnsmasq.address, WARM, MEASURE).rounds).isPositive();
+            // benchmarks/run compare --mode dns: mean ns per query through the gateway
+            double nanosPerQuery = new CompareBuilds.Workload()
+                    .applyAsDouble("dns 64 " + MEASURE + " " + dnsmasq.address.getPort());
+            assertThat(nanosPerQuery).isPositive();
+        }
     }
 
     @Test
