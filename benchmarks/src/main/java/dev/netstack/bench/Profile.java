@@ -4,7 +4,7 @@ import dev.netstack.e1000.E1000Config;
 
 /**
  * Runs one netstack workload for a while, for a profiler to watch:
- * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST]}
+ * {@code java -XX:StartFlightRecording=filename=x.jfr -cp benchmarks.jar dev.netstack.bench.Profile blast|rtt busy|irq SIZE SECONDS [BURST [SOCKETS]]}
  * or {@code gateway -|single FLOWS SECONDS} ({@code single}: the gateway's segmented sends off, as in
  * the harness's "single sends" flows rows).
  */
@@ -29,7 +29,8 @@ public final class Profile {
             System.out.println(GuestUdp.pingPong(config, size, 1, seconds));
         } else {
             int burst = args.length > 4 ? Integer.parseInt(args[4]) : 1;
-            System.out.println(GuestUdp.blast(config, size, 1, 1, burst, 1, seconds));
+            int sockets = args.length > 5 ? Integer.parseInt(args[5]) : 1;
+            System.out.println(GuestUdp.blast(config, size, 1, sockets, burst, 1, seconds));
         }
         System.exit(0);
     }
