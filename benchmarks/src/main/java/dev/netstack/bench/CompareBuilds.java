@@ -33,7 +33,7 @@ import java.util.jar.JarFile;
  * is taken while the VM is in one state; the median and quartiles of those ratios are the answer.
  *
  * <pre>
- *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt|dns] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
+ *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
  * </pre>
  *
  * The JIT compiles each build a little differently in every JVM (what it inlines, where the code
@@ -43,7 +43,8 @@ import java.util.jar.JarFile;
  * Modes: {@code one} sends and receives each datagram on one thread (ns per datagram, the CPU cost
  * of the whole path with no cross-core effects; the steadiest figure); {@code blast} and {@code burst}
  * are row 1.64's and 1.64b's one-way runs (datagrams per second); {@code rtt} is row 2.busy's
- * ping-pong (p50 in ns); {@code dns} is row 4.dns's queries through the gateway to a dnsmasq this
+ * ping-pong (p50 in ns); {@code blast-irq} and {@code rtt-irq} are rows 1.64i and 2.irq, the same
+ * in interrupt mode; {@code dns} is row 4.dns's queries through the gateway to a dnsmasq this
  * JVM starts (mean ns per query; use windows of a second or more). An older build's jar comes from a worktree:
  * {@code git worktree add /tmp/old COMMIT && (cd /tmp/old && mvn -q -pl benchmarks -am package -DskipTests)}.
  */
@@ -92,9 +93,9 @@ public final class CompareBuilds {
             System.err.println(e.getMessage());
             usable = false;
         }
-        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt", "dns").contains(mode) || rounds < 4 || jvms < 1
+        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt", "blast-irq", "rtt-irq", "dns").contains(mode) || rounds < 4 || jvms < 1
                 || size < 1 || size > 65507 || !(window > 0)) {
-            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt|dns]"
+            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns]"
                     + " [--size 64 (1-65507)] [--rounds 20 (at least 4)] [--window 0.5] [--jvms 1]");
             System.exit(2);
         }
@@ -104,7 +105,7 @@ public final class CompareBuilds {
                 System.exit(2);
             }
         }
-        boolean higherIsBetter = mode.equals("blast") || mode.equals("burst");
+        boolean higherIsBetter = mode.startsWith("blast") || mode.equals("burst");
         System.out.printf("%s, %d B, %d rounds of %.1f s windows per build, ABBA order, in %d JVM(s); %s%n", mode, size,
                 rounds, window, jvms, higherIsBetter ? "datagrams/s (higher is better)" : "ns (lower is better)");
         double[][] results;
@@ -305,6 +306,9 @@ public final class CompareBuilds {
                     case "burst" -> GuestUdp.blast(SideBySide.busyPoll(), size, 1, 1, SideBySide.BURST, 0.3, seconds)
                             .receivedPerSecond;
                     case "rtt" -> GuestUdp.pingPong(SideBySide.busyPoll(), size, 0.3, seconds).p50;
+                    case "blast-irq" -> GuestUdp.blast(SideBySide.interruptMode(), size, 1, 1, 1, 0.3, seconds)
+                            .receivedPerSecond;
+                    case "rtt-irq" -> GuestUdp.pingPong(SideBySide.interruptMode(), size, 0.3, seconds).p50;
                     case "dns" -> dnsQueries(Integer.parseInt(words[3]), seconds);
                     default -> throw new IllegalArgumentException("unknown mode " + words[0]);
                 };
