@@ -147,6 +147,9 @@ public final class NetStack implements AutoCloseable {
             ipv4.configure(address.bits(), b.prefixLength, gateway == null ? 0 : gateway.bits());
         }
         this.busyPollSpinNanos = b.busyPollSpinNanos;
+        if (device.canAwaitReceiveBeside()) {
+            udp.awaitFramesWith(this::awaitFrames);
+        }
         if (device.busyPoll()) {
             udp.busyPoll(this::pollDevice, this::applicationActive, this::applicationStoppedPolling, busyPollSpinNanos,
                     b.busyPollHoldOffNanos);
@@ -273,6 +276,45 @@ public final class NetStack implements AutoCloseable {
     }
 
     /**
+     * Interrupt mode: a receiving application thread whose socket is empty waits for the card's
+     * interrupt itself and runs one batch of the receive pipeline when it rises, so that its datagram
+     * reaches it with one thread wake-up instead of two (the card waking the receive thread, which
+     * then wakes the reader). The receive thread is woken as well, and takes over whatever the batch
+     * leaves. Returns false when this thread cannot wait so (another one does, or the receive thread
+     * is at the pipeline): it then parks on its socket as before. True: look at the socket again.
+     */
+    private boolean awaitFrames(long timeoutNanos) {
+        if (!running) {
+            return false;
+        }
+        if (!device.receivePending()) {
+            int woken = device.awaitReceiveBeside(timeoutNanos);
+            if (woken == NetDevice.NOT_WAITING) {
+                return false;
+            }
+            if (woken == 0) {
+                return true;   // the timeout, an unpark (maybe for the datagram) or an interrupt
+            }
+        }
+        if (!pipeline.tryLock()) {
+            // The receive thread (or runTimers) has the pipeline. It delivers and unparks us if it is
+            // receiving; if it is past its look at the ring, the causes this thread took would leave
+            // it asleep over the frames: make it look again.
+            device.wakeReceiver();
+            return false;
+        }
+        try {
+            count(framesByApplications, device.receive(ethernet, receiveBudget));
+        } finally {
+            pipeline.unlock();
+        }
+        if (device.receivePending()) {
+            device.wakeReceiver();   // more than a batch: the rest is the receive thread's
+        }
+        return true;
+    }
+
+    /**
      * Busy-poll from an application thread: runs one batch of the receive pipeline on the caller's
      * thread unless another thread is running it. Returns the frames handled (0 when none, or when
      * the pipeline was busy).
@@ -345,7 +387,10 @@ public final class NetStack implements AutoCloseable {
         return framesByReceiveThread.get();
     }
 
-    /** Frames application threads took from the device: busy-polling sockets and {@link #receiveNow()}. */
+    /**
+     * Frames application threads took from the device: busy-polling sockets, in interrupt mode the
+     * reader waiting for the card's interrupt itself, and {@link #receiveNow()}.
+     */
     public long framesReceivedByApplications() {
         return framesByApplications.get();
     }

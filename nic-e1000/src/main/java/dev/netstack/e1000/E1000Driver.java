@@ -39,7 +39,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * Any thread may {@link #transmit}: the transmit side is guarded by the driver's TX lock (held
  * across the TDT write, during which the card runs its transmit engine). {@link #receive} and
  * {@link #awaitReceive} are for the one receive thread of the device and take no lock, so a sink
- * that transmits a reply cannot deadlock. {@link #close()} is called after the receive thread stopped.
+ * that transmits a reply cannot deadlock (the stack runs {@link #receive} from other threads too,
+ * under its own lock: busy-polling sockets, and in interrupt mode the one socket reader waiting in
+ * {@link #awaitReceiveBeside}). {@link #close()} is called after the receive thread stopped.
  *
  * <h2>Ownership</h2>
  * Every receive descriptor holds one mbuf of the pool; a frame's mbuf passes to the sink and a
@@ -584,6 +586,29 @@ public final class E1000Driver implements NetDevice {
             card.read(ICR);
         }
         return asserted;
+    }
+
+    @Override
+    public boolean canAwaitReceiveBeside() {
+        return !config.busyPoll();
+    }
+
+    /** Interrupt mode: the wait of {@link #awaitReceive} for one more thread; reads ICR when woken by it. */
+    @Override
+    public int awaitReceiveBeside(long timeoutNanos) {
+        if (closed || config.busyPoll()) {
+            return NOT_WAITING;
+        }
+        int woken = line.awaitBeside(timeoutNanos);
+        if (woken > 0 && !closed) {
+            card.read(ICR);   // the causes are this thread's now; the receive thread, woken too, finds none
+        }
+        return woken;
+    }
+
+    @Override
+    public void wakeReceiver() {
+        line.wakeUp();
     }
 
     /**

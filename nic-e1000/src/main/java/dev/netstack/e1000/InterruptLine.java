@@ -1,5 +1,6 @@
 package dev.netstack.e1000;
 
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -9,12 +10,14 @@ import java.util.concurrent.locks.LockSupport;
  * <p>The level is not stored here but computed from the card's registers on every look, so a
  * raise racing with an ICR read can never leave a stale "asserted" or "deasserted" behind. Waking
  * is cheap: the card only calls {@link LockSupport#unpark} when a thread is actually parked here.
- * One thread waits at a time (a device's receive thread); a second waiter replaces the first.
+ * One thread waits at a time in {@link #await} (a device's receive thread; a second waiter there
+ * replaces the first), and one more may wait beside it in {@link #awaitBeside}.
  */
 public final class InterruptLine {
     private final E1000Device card;
     private volatile Thread waiter;
     private volatile boolean kicked;
+    private final AtomicReference<Thread> beside = new AtomicReference<>();
 
     InterruptLine(E1000Device card) {
         this.card = card;
@@ -82,6 +85,28 @@ public final class InterruptLine {
         }
     }
 
+    /**
+     * One wait of an application thread beside the receive thread, which the line wakes as well:
+     * returns 1 when the line is asserted, 0 when {@code timeoutNanos} passed or the thread was
+     * unparked or interrupted (the caller looks at its own reasons), and -1 at once when another
+     * thread already waits here.
+     */
+    public int awaitBeside(long timeoutNanos) {
+        Thread me = Thread.currentThread();
+        if (!beside.compareAndSet(null, me)) {
+            return -1;
+        }
+        try {
+            // published before the look, as in await: a raise either sees us or is seen here
+            if (!isAsserted() && !kicked) {
+                LockSupport.parkNanos(this, timeoutNanos);
+            }
+            return isAsserted() ? 1 : 0;
+        } finally {
+            beside.set(null);
+        }
+    }
+
     /** Releases a waiting thread without an interrupt (a driver closing). */
     public void wakeUp() {
         kicked = true;
@@ -90,6 +115,10 @@ public final class InterruptLine {
 
     /** Called by the card after it raised a cause or unmasked one. */
     void signal() {
+        Thread b = beside.get();
+        if (b != null) {
+            LockSupport.unpark(b);
+        }
         Thread w = waiter;
         if (w != null) {
             LockSupport.unpark(w);

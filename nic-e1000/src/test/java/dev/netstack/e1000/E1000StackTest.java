@@ -258,6 +258,115 @@ class E1000StackTest {
         }
     }
 
+    // --- interrupt mode: a reader awaiting an answer takes the interrupt itself ----------------------
+
+    /** Echoes {@code rounds} datagrams on {@code server}, each within 10 s; the sender learns its address. */
+    private static CompletableFuture<Integer> echo(UdpSocket server, int rounds) {
+        return CompletableFuture.supplyAsync(() -> {
+            ByteBuffer in = ByteBuffer.allocate(2048);
+            try {
+                for (int i = 0; i < rounds; i++) {
+                    in.clear();
+                    InetSocketAddress from = server.receive(in, Duration.ofSeconds(10));
+                    in.flip();
+                    server.sendTo(in, Ipv4Address.of(from.getAddress()), from.getPort());
+                }
+                return rounds;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /** {@code rounds} requests from {@code client} to {@code server}:{@code port}, each answered within 10 s. */
+    private static void pingPong(UdpSocket client, Ipv4Address server, int port, int rounds) throws Exception {
+        ByteBuffer in = ByteBuffer.allocate(2048);
+        for (int i = 0; i < rounds; i++) {
+            client.sendTo(text("round " + i), server, port);
+            in.clear();
+            client.receive(in, Duration.ofSeconds(10));
+            assertThat(text(in)).isEqualTo("round " + i);
+        }
+    }
+
+    @Test
+    void inInterruptModeAReaderAwaitingAnAnswerRunsTheReceivePipelineItself() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        try (UdpSocket client = g[0].stack.openUdpSocket().bind(3000);
+             UdpSocket server = g[1].stack.openUdpSocket().bind(3001)) {
+            CompletableFuture<Integer> served = echo(server, 200);
+            pingPong(client, HOST, 3001, 200);
+            assertThat(served.get(10, TimeUnit.SECONDS)).isEqualTo(200);
+        }
+        // Both ends' readers sent before they waited, so each waited for the card's interrupt itself
+        // and took frames from the ring on its own thread (the receive thread, woken as well, may
+        // win some of them).
+        assertThat(g[0].stack.framesReceivedByApplications()).isPositive();
+        assertThat(g[1].stack.framesReceivedByApplications()).isPositive();
+    }
+
+    @Test
+    void inInterruptModeAOneWayReaderLeavesTheRingToTheReceiveThread() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        try (UdpSocket sender = g[0].stack.openUdpSocket().bind(3000);
+             UdpSocket reader = g[1].stack.openUdpSocket().bind(3001)) {
+            ByteBuffer in = ByteBuffer.allocate(2048);
+            for (int i = 0; i < 200; i++) {
+                sender.sendTo(text("one way " + i), HOST, 3001);
+                in.clear();
+                reader.receive(in, Duration.ofSeconds(10));
+                assertThat(text(in)).isEqualTo("one way " + i);
+            }
+        }
+        // the reader never sent: it parked on its socket and the receive thread worked beside it
+        assertThat(g[1].stack.framesReceivedByApplications()).isZero();
+        assertThat(g[1].stack.framesReceivedByReceiveThread()).isGreaterThanOrEqualTo(200);
+    }
+
+    @Test
+    void inInterruptModeTwoReadersAwaitingAnswersBothGetThem() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        try (UdpSocket a = g[0].stack.openUdpSocket().bind(3000);
+             UdpSocket b = g[0].stack.openUdpSocket().bind(3002);
+             UdpSocket echoA = g[1].stack.openUdpSocket().bind(3001);
+             UdpSocket echoB = g[1].stack.openUdpSocket().bind(3003)) {
+            CompletableFuture<Integer> servedA = echo(echoA, 300);
+            CompletableFuture<Integer> servedB = echo(echoB, 300);
+            // one reader at a time waits for the interrupt; the other parks on its socket meanwhile
+            CompletableFuture<Void> second = CompletableFuture.runAsync(() -> {
+                try {
+                    pingPong(b, HOST, 3003, 300);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            pingPong(a, HOST, 3001, 300);
+            second.get(30, TimeUnit.SECONDS);
+            assertThat(servedA.get(10, TimeUnit.SECONDS)).isEqualTo(300);
+            assertThat(servedB.get(10, TimeUnit.SECONDS)).isEqualTo(300);
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void inInterruptModeAReaderWaitingForTheInterruptSeesACloseAndAnIcmpError() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        try (UdpSocket silent = g[0].stack.openUdpSocket().bind(4999)) {
+            UdpSocket reader = g[1].stack.openUdpSocket().bind(4000);
+            reader.sendTo(text("hello?"), GUEST, 4999);   // bound but never answers: the reader awaits a reply
+            CompletableFuture<Throwable> closedUnder = CompletableFuture.supplyAsync(() -> failureOf(reader));
+            Thread.sleep(100);
+            reader.close();
+            assertThat(closedUnder.get(10, TimeUnit.SECONDS)).isInstanceOf(SocketClosedException.class);
+        }
+        try (UdpSocket asker = g[1].stack.openUdpSocket().bind(4001)) {
+            CompletableFuture<Throwable> refused = CompletableFuture.supplyAsync(() -> failureOf(asker));
+            Thread.sleep(100);
+            asker.sendTo(text("anyone there?"), GUEST, 9);   // nothing listens there: port unreachable comes back
+            assertThat(refused.get(10, TimeUnit.SECONDS)).isInstanceOf(PortUnreachableException.class);
+        }
+    }
+
     private static Throwable failureOf(UdpSocket socket) {
         try {
             socket.receive(ByteBuffer.allocate(64), Duration.ofSeconds(60));

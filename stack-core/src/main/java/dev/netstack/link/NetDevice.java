@@ -18,6 +18,8 @@ import java.util.concurrent.locks.LockSupport;
 public interface NetDevice extends AutoCloseable {
     /** {@link #transmit} result: the device took the frame and owns the mbuf now. */
     int TRANSMITTED = 0;
+    /** {@link #awaitReceiveBeside} result: this thread did not wait; it must wait some other way. */
+    int NOT_WAITING = -1;
     /** {@link #transmit} result: no free transmit descriptor; the caller still owns the mbuf. */
     int RING_FULL = 1;
     /** {@link #transmit} result: the link is down or the device closed; the caller still owns the mbuf. */
@@ -82,6 +84,31 @@ public interface NetDevice extends AutoCloseable {
      * or return false at once, and the stack then sleeps briefly between polls instead.
      */
     boolean awaitReceive(long timeoutNanos) throws InterruptedException;
+
+    /**
+     * Whether {@link #awaitReceiveBeside} can wait for this device's receive interrupt (interrupt
+     * mode only). The default cannot.
+     */
+    default boolean canAwaitReceiveBeside() {
+        return false;
+    }
+
+    /**
+     * Interrupt mode: one application thread that found its socket empty waits for the receive
+     * interrupt itself, beside the stack's receive thread (which is woken as well), so that it can
+     * run the receive pipeline the moment a frame arrives instead of being woken by the receive
+     * thread after it did. Returns 1 when the interrupt rose (its causes are then taken, as the
+     * receive thread takes them), 0 when the timeout passed or the thread was unparked or
+     * interrupted, and {@link #NOT_WAITING} at once when another thread already waits so or the
+     * device cannot ({@link #canAwaitReceiveBeside}).
+     */
+    default int awaitReceiveBeside(long timeoutNanos) {
+        return NOT_WAITING;
+    }
+
+    /** Wakes the thread in {@link #awaitReceive}, to look at the device again. The default does nothing. */
+    default void wakeReceiver() {
+    }
 
     /**
      * Busy-poll mode, while application threads poll this device themselves: blocks until frames

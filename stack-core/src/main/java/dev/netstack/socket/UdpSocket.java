@@ -64,7 +64,8 @@ public final class UdpSocket implements AutoCloseable {
     private volatile boolean reuseAddress;
     /**
      * Set by a send, cleared when a datagram is taken: the socket is probably waiting for an answer,
-     * and a busy poll for it looks continuously instead of pausing between looks. Written only when
+     * and a busy poll for it looks continuously instead of pausing between looks (in interrupt mode,
+     * its reader may wait for the card's interrupt itself). Written only when
      * it changes, so a socket that only sends or only receives never writes it again; read without
      * ordering, as it only decides how soon the next look comes.
      */
@@ -399,7 +400,13 @@ public final class UdpSocket implements AutoCloseable {
         long start = System.nanoTime();
         lock.unlock();
         try {
-            LockSupport.parkNanos(this, remaining);
+            // Interrupt mode, a socket waiting for an answer (it sent since it last took a datagram):
+            // one such reader waits for the card's interrupt and runs the pipeline itself. A one-way
+            // stream's reader leaves it to the receive thread, which then works beside it.
+            java.util.function.LongPredicate frames = awaitingReply ? udp.frameWaiter() : null;
+            if (frames == null || !frames.test(remaining)) {
+                LockSupport.parkNanos(this, remaining);
+            }
         } finally {
             lock.lock();
             parkedReceiver = null;
@@ -533,7 +540,7 @@ public final class UdpSocket implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        if (parked != null) {
+        if (parked != null && parked != Thread.currentThread()) {   // the reader may be running the pipeline
             LockSupport.unpark(parked);
         }
         if (!queued) {

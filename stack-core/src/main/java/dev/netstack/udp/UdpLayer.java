@@ -39,6 +39,7 @@ public final class UdpLayer {
     private final UdpHeader rxUdp = new UdpHeader();      // receive thread only
     private int boundSockets;                              // guarded by bindLock
     private volatile java.util.function.IntSupplier busyPoller;
+    private volatile java.util.function.LongPredicate frameWaiter;
     private volatile long busyPollSpinNanos;
     private volatile long busyPollHoldOffNanos;
     private volatile Runnable busyPollStopped;
@@ -78,6 +79,20 @@ public final class UdpLayer {
         this.busyPollSpinNanos = spinNanos;
         this.busyPollHoldOffNanos = holdOffNanos;
         this.busyPoller = poller;
+    }
+
+    /**
+     * Interrupt mode: how a socket's reader, finding its queue empty, waits for frames itself
+     * (nanoseconds at most; true: it waited or received, look again; false: it could not, park). Set
+     * once by the stack when its device can wait so.
+     */
+    public void awaitFramesWith(java.util.function.LongPredicate waiter) {
+        this.frameWaiter = waiter;
+    }
+
+    /** The interrupt-mode wait for frames, or null when readers only park. */
+    public java.util.function.LongPredicate frameWaiter() {
+        return frameWaiter;
     }
 
     /** Called by a busy-polling socket for each datagram it found already queued. */
