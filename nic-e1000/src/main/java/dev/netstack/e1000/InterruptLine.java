@@ -97,8 +97,10 @@ public final class InterruptLine {
             return -1;
         }
         try {
-            // published before the look, as in await: a raise either sees us or is seen here
-            if (!isAsserted() && !kicked) {
+            // published before the look, as in await: a raise either sees us or is seen here. A kick
+            // (wakeUp) is the receive thread's to take; it unparks this thread too, and the caller,
+            // looking again, finds the device closed when that is why.
+            if (!isAsserted()) {
                 LockSupport.parkNanos(this, timeoutNanos);
             }
             return isAsserted() ? 1 : 0;
