@@ -54,6 +54,15 @@ class ScenariosTest {
     }
 
     @Test
+    void everyCompareModeRunsOnThisBuild() {
+        // benchmarks/run compare loads this workload into each build; here it runs on this one
+        CompareBuilds.Workload workload = new CompareBuilds.Workload();
+        for (String mode : new String[] {"one", "blast", "burst", "rtt", "blast-irq", "rtt-irq"}) {
+            assertThat(workload.applyAsDouble(mode + " 64 " + MEASURE)).as(mode).isPositive();
+        }
+    }
+
+    @Test
     void dnsQueriesReachADnsmasqDirectlyAndThroughTheGateway() throws Exception {
         java.nio.file.Path binary = Dns.dnsmasq();
         Assumptions.assumeTrue(binary != null, "dnsmasq is not installed (apt-get install dnsmasq); row 4 is skipped");
