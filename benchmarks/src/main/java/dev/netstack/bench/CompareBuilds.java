@@ -2,6 +2,7 @@ package dev.netstack.bench;
 
 import dev.netstack.bridge.dns.DnsService;
 import dev.netstack.dns.DnsResolver;
+import dev.netstack.e1000.E1000Config;
 import dev.netstack.socket.UdpSocket;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,7 +34,7 @@ import java.util.jar.JarFile;
  * is taken while the VM is in one state; the median and quartiles of those ratios are the answer.
  *
  * <pre>
- *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
+ *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns|dns-irq] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
  * </pre>
  *
  * The JIT compiles each build a little differently in every JVM (what it inlines, where the code
@@ -44,7 +45,7 @@ import java.util.jar.JarFile;
  * of the whole path with no cross-core effects; the steadiest figure); {@code blast} and {@code burst}
  * are row 1.64's and 1.64b's one-way runs (datagrams per second); {@code rtt} is row 2.busy's
  * ping-pong (p50 in ns); {@code blast-irq} and {@code rtt-irq} are rows 1.64i and 2.irq, the same
- * in interrupt mode; {@code dns} is row 4.dns's queries through the gateway to a dnsmasq this
+ * in interrupt mode; {@code dns} (and {@code dns-irq}, its guest in interrupt mode) is row 4.dns's queries through the gateway to a dnsmasq this
  * JVM starts (mean ns per query; use windows of a second or more). An older build's jar comes from a worktree:
  * {@code git worktree add /tmp/old COMMIT && (cd /tmp/old && mvn -q -pl benchmarks -am package -DskipTests)}.
  */
@@ -93,9 +94,9 @@ public final class CompareBuilds {
             System.err.println(e.getMessage());
             usable = false;
         }
-        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt", "blast-irq", "rtt-irq", "dns").contains(mode) || rounds < 4 || jvms < 1
+        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt", "blast-irq", "rtt-irq", "dns", "dns-irq").contains(mode) || rounds < 4 || jvms < 1
                 || size < 1 || size > 65507 || !(window > 0)) {
-            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns]"
+            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns|dns-irq]"
                     + " [--size 64 (1-65507)] [--rounds 20 (at least 4)] [--window 0.5] [--jvms 1]");
             System.exit(2);
         }
@@ -111,7 +112,7 @@ public final class CompareBuilds {
         double[][] results;
         if (jvms > 1) {
             results = compareInJvms(childArgs, jvms);
-        } else if (mode.equals("dns")) {
+        } else if (mode.startsWith("dns")) {
             Path binary = Dns.dnsmasq();
             List<String> whyNot = new ArrayList<>(List.of("dnsmasq is not installed (apt-get install dnsmasq)"));
             try (Dns.Server dnsmasq = binary == null ? null : Dns.Server.start(binary, whyNot)) {
@@ -309,7 +310,8 @@ public final class CompareBuilds {
                     case "blast-irq" -> GuestUdp.blast(SideBySide.interruptMode(), size, 1, 1, 1, 0.3, seconds)
                             .receivedPerSecond;
                     case "rtt-irq" -> GuestUdp.pingPong(SideBySide.interruptMode(), size, 0.3, seconds).p50;
-                    case "dns" -> dnsQueries(Integer.parseInt(words[3]), seconds);
+                    case "dns" -> dnsQueries(SideBySide.busyPoll(), Integer.parseInt(words[3]), seconds);
+                    case "dns-irq" -> dnsQueries(SideBySide.interruptMode(), Integer.parseInt(words[3]), seconds);
                     default -> throw new IllegalArgumentException("unknown mode " + words[0]);
                 };
             } catch (InterruptedException e) {
@@ -322,9 +324,9 @@ public final class CompareBuilds {
          * Mean ns per query (one in flight, so 1e9 / queries per second) from a guest through the
          * gateway's DNS service to the dnsmasq on {@code port}: row 4.dns's relayed half.
          */
-        private double dnsQueries(int port, double seconds) throws InterruptedException {
+        private double dnsQueries(E1000Config config, int port, double seconds) throws InterruptedException {
             if (gateway == null) {
-                gateway = new GatewayWorld(SideBySide.busyPoll(), DnsService.builder()
+                gateway = new GatewayWorld(config, DnsService.builder()
                         .upstream(new InetSocketAddress("127.0.0.1", port)).hostResolver(false));
                 resolver = DnsResolver.builder(gateway.guest).build();
             }
