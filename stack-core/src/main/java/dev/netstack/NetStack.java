@@ -280,8 +280,10 @@ public final class NetStack implements AutoCloseable {
      * interrupt itself and runs one batch of the receive pipeline when it rises, so that its datagram
      * reaches it with one thread wake-up instead of two (the card waking the receive thread, which
      * then wakes the reader). The receive thread is woken as well, and takes over whatever the batch
-     * leaves. Returns false when this thread cannot wait so (another one does, or the receive thread
-     * is at the pipeline): it then parks on its socket as before. True: look at the socket again.
+     * leaves. Returns false, before any wait, when this thread cannot wait so (another one does, or
+     * the device cannot): it then parks on its socket as before. True: look at the socket again,
+     * never park straight away, since the wait here may have taken the wake-up that a delivery to the
+     * socket meant for it (two unparks leave one permit).
      */
     private boolean awaitFrames(long timeoutNanos) {
         if (!running) {
@@ -299,9 +301,10 @@ public final class NetStack implements AutoCloseable {
         if (!pipeline.tryLock()) {
             // The receive thread (or runTimers) has the pipeline. It delivers and unparks us if it is
             // receiving; if it is past its look at the ring, the causes this thread took would leave
-            // it asleep over the frames: make it look again.
+            // it asleep over the frames: make it look again, and let it run.
             device.wakeReceiver();
-            return false;
+            Thread.yield();
+            return true;
         }
         try {
             count(framesByApplications, device.receive(ethernet, receiveBudget));
