@@ -114,12 +114,11 @@ public final class CompareBuilds {
             results = compareInJvms(childArgs, jvms);
         } else if (mode.startsWith("dns")) {
             Path binary = Dns.dnsmasq();
-            List<String> whyNot = new ArrayList<>(List.of("dnsmasq is not installed (apt-get install dnsmasq)"));
-            try (Dns.Server dnsmasq = binary == null ? null : Dns.Server.start(binary, whyNot)) {
-                if (dnsmasq == null) {
-                    System.err.println("mode dns: " + whyNot.get(whyNot.size() - 1));
-                    System.exit(2);
-                }
+            if (binary == null) {
+                System.err.println("mode " + mode + ": dnsmasq is not installed (apt-get install dnsmasq)");
+                System.exit(2);
+            }
+            try (Dns.Server dnsmasq = Dns.Server.start(binary)) {
                 results = compareHere(jars, mode + " " + size + " " + window + " " + dnsmasq.address.getPort(), rounds);
             }
         } else {

@@ -9,7 +9,6 @@ import java.nio.channels.DatagramChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -44,8 +43,12 @@ final class Dns {
             this.process = process;
         }
 
-        /** Starts one; null, saying why in {@code whyNot}, when dnsmasq is missing or never answers. */
-        static Server start(Path binary, List<String> whyNot) throws IOException {
+        /**
+         * Starts one from {@code binary}.
+         *
+         * @throws IOException when it cannot start, or does not answer within about 5 s (the message says which)
+         */
+        static Server start(Path binary) throws IOException {
             int port;
             try (DatagramChannel probe = DatagramChannel.open().bind(KernelUdp.LOOPBACK)) {
                 port = ((InetSocketAddress) probe.getLocalAddress()).getPort();
@@ -58,8 +61,7 @@ final class Dns {
             Server server = new Server(new InetSocketAddress("127.0.0.1", port), process);
             if (!waitUntilAnswering(server.address)) {
                 server.close();
-                whyNot.add("dnsmasq did not answer on 127.0.0.1:" + port);
-                return null;
+                throw new IOException("dnsmasq did not answer on 127.0.0.1:" + port);
             }
             return server;
         }
@@ -82,12 +84,14 @@ final class Dns {
             System.out.println("4. DNS: skipped, dnsmasq not installed");
             return;
         }
-        List<String> whyNot = new ArrayList<>();
-        try (Server dnsmasq = Server.start(binary, whyNot)) {
-            if (dnsmasq == null) {
-                h.skipped.add("4 dns: " + whyNot.get(0));
-                return;
-            }
+        Server dnsmasq;
+        try {
+            dnsmasq = Server.start(binary);
+        } catch (IOException e) {
+            h.skipped.add("4 dns: " + e.getMessage());
+            return;
+        }
+        try (dnsmasq) {
             InetSocketAddress server = dnsmasq.address;
             System.out.println("4. DNS: A " + NAME + " via dnsmasq on " + server + ", one query in flight");
             Workload.Latency direct = direct(server, h.warm, h.measure);
