@@ -558,7 +558,6 @@ public final class DnsService implements MeterBinder, AutoCloseable {
         private ScheduledFuture<?> timeout;
         private InetSocketAddress server;
         private int upstreamId;
-        private int index;
         private boolean done;
 
         Forwarding(Request request) {
@@ -572,7 +571,6 @@ public final class DnsService implements MeterBinder, AutoCloseable {
                 request.fail();
                 return;
             }
-            index = next;
             server = upstreams.get(next);
             upstreamId = random.nextInt(1 << 16);
             // A fresh socket per attempt gives a fresh random source port (RFC 5452 §9.2); loopback
@@ -585,23 +583,22 @@ public final class DnsService implements MeterBinder, AutoCloseable {
                     return;
                 }
                 if (ch.eventLoop().inEventLoop()) {
-                    send(ch);
+                    send(ch, next);
                 } else {
-                    ch.eventLoop().execute(() -> send(ch));
+                    ch.eventLoop().execute(() -> send(ch, next));
                 }
             });
         }
 
-        /** On the socket's event loop: the socket becomes this attempt's, and the query goes out. */
-        private void send(Channel ch) {
+        /** On the socket's event loop: the socket becomes attempt {@code index}'s, and the query goes out. */
+        private void send(Channel ch, int index) {
             if (done || closed) {
                 ch.close();
                 return;
             }
             channel = ch;
             ch.pipeline().get(UpstreamHandler.class).owner = this;
-            int attempt = index;
-            timeout = ch.eventLoop().schedule(() -> onTimeout(ch, attempt), timeoutNanos, TimeUnit.NANOSECONDS);
+            timeout = ch.eventLoop().schedule(() -> onTimeout(ch, index), timeoutNanos, TimeUnit.NANOSECONDS);
             DatagramDnsQuery upstreamQuery = new DatagramDnsQuery(null, server, upstreamId);
             upstreamQuery.setRecursionDesired(true);
             upstreamQuery.addRecord(DnsSection.QUESTION, request.question);
