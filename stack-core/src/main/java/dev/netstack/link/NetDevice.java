@@ -18,12 +18,12 @@ import java.util.concurrent.locks.LockSupport;
 public interface NetDevice extends AutoCloseable {
     /** {@link #transmit} result: the device took the frame and owns the mbuf now. */
     int TRANSMITTED = 0;
-    /** {@link #awaitReceiveBeside} result: this thread did not wait; it must wait some other way. */
-    int NOT_WAITING = -1;
     /** {@link #transmit} result: no free transmit descriptor; the caller still owns the mbuf. */
     int RING_FULL = 1;
     /** {@link #transmit} result: the link is down or the device closed; the caller still owns the mbuf. */
     int LINK_DOWN = 2;
+    /** {@link #awaitReceiveBeside} result: this thread did not wait; it must wait some other way. */
+    int NOT_WAITING = -1;
 
     /** A short name for logs and metrics tags, e.g. {@code e1000-0}. */
     String name();
