@@ -61,7 +61,7 @@ final class Gateway {
             h.growthGroup("7.flows-", segmentation ? "" : "-single",
                     h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000},
                     flows -> flows + " NAT flows" + (segmentation ? "" : ", single sends"),
-                    (flows, seconds) -> blast(64, flows, segmentation, h.warm, seconds));
+                    (flows, warmUp, seconds) -> blast(64, flows, segmentation, warmUp, seconds));
         }
         System.out.println();
     }

@@ -374,52 +374,91 @@ public final class SideBySide {
 
     void growth() throws Exception {
         System.out.println("7. growth (64 B datagrams, busy-poll; cost = CPU ns per received datagram, all threads)"
-                + (quick ? "" : " (the rows of a group take " + ROUNDS + " turns; each ratio is the median per turn)"));
+                + (quick ? "" : " (each row takes " + GROWTH_PAIRS + " pairs of windows with its group's first row;"
+                        + " its cost is the median of the pairs' ratios)"));
         growthGroup("7.sockets-", "", quick ? new int[] {1, 4096} : new int[] {1, 64, 4096},
                 sockets -> sockets + " bound sockets receiving (round robin)",
-                (sockets, window) -> GuestUdp.blast(busyPoll(), 64, 1, sockets, warm, window));
+                (sockets, warmUp, window) -> GuestUdp.blast(busyPoll(), 64, 1, sockets, warmUp, window));
         growthGroup("7.senders-", "", new int[] {1, 4},
                 senders -> senders + " sender thread(s)",
-                (senders, window) -> GuestUdp.blast(busyPoll(), 64, senders, 1, warm, window));
+                (senders, warmUp, window) -> GuestUdp.blast(busyPoll(), 64, senders, 1, warmUp, window));
         growthGroup("7.ring-", "", quick ? new int[] {64, 4096} : new int[] {64, 256, 1024, 4096},
                 ring -> "ring size " + ring,
-                (ring, window) -> GuestUdp.blast(busyPoll().withRingSizes(ring, ring), 64, 1, 1, warm, window));
+                (ring, warmUp, window) -> GuestUdp.blast(busyPoll().withRingSizes(ring, ring), 64, 1, 1, warmUp, window));
         System.out.println();
     }
 
     /** One window of a growth row: {@code size} is the row's sockets, senders, ring size or flows. */
     interface GrowthWindow {
-        Workload.Rate run(int size, double seconds) throws Exception;
+        Workload.Rate run(int size, double warm, double seconds) throws Exception;
     }
 
+    /** Pairs of windows each growth row takes with the first row of its group in a full run. */
+    static final int GROWTH_PAIRS = 5;
+
     /**
-     * A growth group: its rows take turns over {@link #ROUNDS} windows, as the throughput rows do
-     * with their baselines, so that a drift of the machine's speed during the group falls on every
-     * row alike. Each row shows its median window; its cost ratio is the median over the turns of its
-     * cost against the first row's cost in the same turn.
+     * A growth group: each row after the first takes {@link #GROWTH_PAIRS} pairs of short windows with
+     * the group's first row, back to back, and its cost ratio is the median of the pairs' ratios. The
+     * two windows of a pair run seconds apart, so a change of the machine's speed (the VM's phases)
+     * falls on both alike, or on one pair of several; rows measured in turns a whole group apart took
+     * such changes as a cost of their own. Each row shows its median window.
      */
     void growthGroup(String idPrefix, String idSuffix, int[] sizes, java.util.function.IntFunction<String> what,
             GrowthWindow window) throws Exception {
-        int rounds = quick ? 1 : ROUNDS;
-        double seconds = quick ? measure : measure / 2;
-        Workload.Rate[][] runs = new Workload.Rate[sizes.length][rounds];
-        for (int round = 0; round < rounds; round++) {
-            for (int i = 0; i < sizes.length; i++) {
-                runs[i][round] = window.run(sizes[i], seconds);
-                progress(what.apply(sizes[i]), runs[i][round]);
+        int pairs = quick ? 1 : GROWTH_PAIRS;
+        // the harness compiled the paths before any row: a short warm-up fills the rings and caches
+        double warmUp = quick ? warm : warm / 2;
+        double seconds = quick ? measure : measure / 4;
+        Workload.Rate[][][] runs = pairedWindows(sizes, pairs, size -> {
+            Workload.Rate r = window.run(size, warmUp, seconds);
+            progress(what.apply(size), r);
+            return r;
+        });
+        Workload.Rate[] firstWindows = new Workload.Rate[(sizes.length - 1) * pairs];
+        for (int i = 1; i < sizes.length; i++) {
+            for (int k = 0; k < pairs; k++) {
+                firstWindows[(i - 1) * pairs + k] = runs[i][k][0];
             }
         }
-        Workload.Rate first = medianCost(runs[0]);
-        for (int i = 0; i < sizes.length; i++) {
-            growthRow(idPrefix + sizes[i] + idSuffix, what.apply(sizes[i]), medianCost(runs[i]), first);
-            if (rounds > 1) {
-                double[] ratios = new double[rounds];
-                for (int round = 0; round < rounds; round++) {
-                    ratios[round] = runs[i][round].cpuNanosPerDatagram / runs[0][round].cpuNanosPerDatagram;
-                }
-                medianRatio(ratios, "cost %.2fx", "cost = median of %d turns");
+        Workload.Rate first = medianCost(firstWindows);
+        growthRow(idPrefix + sizes[0] + idSuffix, what.apply(sizes[0]), first, first);
+        for (int i = 1; i < sizes.length; i++) {
+            Workload.Rate[] windows = new Workload.Rate[pairs];
+            double[] ratios = new double[pairs];
+            for (int k = 0; k < pairs; k++) {
+                windows[k] = runs[i][k][1];
+                ratios[k] = runs[i][k][1].cpuNanosPerDatagram / runs[i][k][0].cpuNanosPerDatagram;
+            }
+            growthRow(idPrefix + sizes[i] + idSuffix, what.apply(sizes[i]), medianCost(windows), first);
+            if (pairs > 1) {
+                medianRatio(ratios, "cost %.2fx", "cost = median of %d paired windows");
             }
         }
+    }
+
+    /** One window, of whatever length, of the growth row of the given size. */
+    interface Window {
+        Workload.Rate run(int size) throws Exception;
+    }
+
+    /**
+     * Runs a growth group's windows: for each row {@code i} after the first, {@code pairs} pairs of one
+     * window of the first row and one of row {@code i}, in ABBA order (the first row leads in even
+     * pairs, row {@code i} in odd ones). {@code [i][k][0]} is the first row's window of row i's pair k,
+     * {@code [i][k][1]} row i's; {@code [0]} is empty.
+     */
+    static Workload.Rate[][][] pairedWindows(int[] sizes, int pairs, Window window) throws Exception {
+        Workload.Rate[][][] runs = new Workload.Rate[sizes.length][pairs][2];
+        for (int i = 1; i < sizes.length; i++) {
+            for (int k = 0; k < pairs; k++) {
+                boolean firstLeads = k % 2 == 0;
+                Workload.Rate lead = window.run(firstLeads ? sizes[0] : sizes[i]);
+                Workload.Rate follow = window.run(firstLeads ? sizes[i] : sizes[0]);
+                runs[i][k][0] = firstLeads ? lead : follow;
+                runs[i][k][1] = firstLeads ? follow : lead;
+            }
+        }
+        return runs;
     }
 
     /** The window with the median CPU cost per datagram. */

@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The harness's output: the JSON a run writes, and how a row's figure is picked from its windows. */
@@ -68,5 +71,52 @@ class SideBySideTest {
 
         assertThat(SideBySide.median(new Workload.Rate[] {fast, slow, middle})).isSameAs(middle);
         assertThat(SideBySide.medianCost(new Workload.Rate[] {fast, slow, middle})).isSameAs(fast);
+    }
+
+    @Test
+    void aGrowthRowTakesItsWindowsInPairsWithTheFirstRowInAbbaOrder() throws Exception {
+        List<Integer> order = new ArrayList<>();
+
+        SideBySide.pairedWindows(new int[] {1, 64, 4096}, 3, size -> {
+            order.add(size);
+            return window(1_000_000, 100);
+        });
+
+        assertThat(order).containsExactly(1, 64, 64, 1, 1, 64, 1, 4096, 4096, 1, 1, 4096);
+    }
+
+    @Test
+    void aDriftOfTheMachinesSpeedDuringAGroupIsNotTakenForACostOfARow() throws Exception {
+        // every window is 10% slower than the one before: over a group of three rows taken in turns the
+        // third row came out 1.21x the first although every row costs the same
+        SideBySide h = new SideBySide(false);
+        Map<Integer, Double> cost = Map.of(1, 400.0, 64, 400.0, 4096, 600.0);
+        double[] drift = {1.0};
+
+        h.growthGroup("7.g-", "", new int[] {1, 64, 4096}, n -> n + " sockets", (size, warm, seconds) -> {
+            drift[0] *= 1.1;
+            return window(1_000_000, cost.get(size) * drift[0]);
+        });
+
+        assertThat(h.rows).extracting(r -> r.id).containsExactly("7.g-1", "7.g-64", "7.g-4096");
+        assertThat(h.rows.get(0).ratioValue).isEqualTo(1.0);
+        assertThat(h.rows.get(1).ratioValue).isBetween(1 / 1.1 - 1e-9, 1.1 + 1e-9);
+        assertThat(h.rows.get(2).ratioValue).isBetween(1.5 / 1.1 - 1e-9, 1.5 * 1.1 + 1e-9);
+        assertThat(h.rows.get(2).note).contains("median of 5 paired windows");
+    }
+
+    @Test
+    void aStepInTheMachinesSpeedShowsOnlyInThePairThatStraddlesIt() throws Exception {
+        SideBySide h = new SideBySide(false);
+        int[] windows = {0};
+
+        h.growthGroup("7.g-", "", new int[] {1, 4096}, n -> n + " sockets", (size, warm, seconds) -> {
+            // the VM's slow phase begins at the fourth window: the second pair (4096 sockets, then 1) has
+            // one window on each side
+            return window(1_000_000, ++windows[0] >= 4 ? 900 : 400);
+        });
+
+        assertThat(h.rows.get(1).ratioValue).isEqualTo(1.0);
+        assertThat(h.rows.get(1).note).contains("(0.44-1.00x)");
     }
 }
