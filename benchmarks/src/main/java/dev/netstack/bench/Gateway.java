@@ -62,9 +62,15 @@ final class Gateway {
                     h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000},
                     flows -> flows + " NAT flows" + (segmentation ? "" : ", single sends"),
                     (flows, warmUp, seconds) -> blast(64, flows, segmentation, warmUp, seconds));
+            h.alternationRows("7.flows-", segmentation ? "" : "-single", h.quick ? new int[] {10_000} : new int[] {100, 1000, 10_000},
+                    flows -> flows + " NAT flows against 1" + (segmentation ? "" : ", single sends"), "1 flow",
+                    (flows, warmUp, seconds) -> alternateFlows(flows, segmentation, FLOW_BLOCK, warmUp, seconds));
         }
         System.out.println();
     }
+
+    /** Datagrams per block when flows alternate: one lap of 10,000 flows. */
+    static final int FLOW_BLOCK = 10_000;
 
     /** A host server that counts (or echoes) what it gets: blocking receive on 127.0.0.1. */
     static DatagramChannel hostServer() throws IOException {
@@ -82,22 +88,9 @@ final class Gateway {
         DatagramChannel server = hostServer();
         int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
         try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, segmentation)) {
-            UdpSocket[] sockets = new UdpSocket[flows];
             ByteBuffer payload = ByteBuffer.allocateDirect(size);
             int gateway = SlirpGateway.DEFAULT_GATEWAY.bits();
-            for (int i = 0; i < flows; i++) {
-                sockets[i] = world.guest.openUdpSocket().bind(20_000 + i);
-            }
-            if (flows > 1) {
-                // open every flow before timing: the first datagram of a flow makes its host socket
-                ByteBuffer in = ByteBuffer.allocateDirect(2048);
-                for (UdpSocket s : sockets) {
-                    payload.clear();
-                    s.sendTo(payload, gateway, port);
-                    in.clear();
-                    server.receive(in);
-                }
-            }
+            UdpSocket[] sockets = openFlows(world, flows, server);
             int[] next = {0};
             Workload.Op send = () -> {
                 payload.clear();
@@ -126,6 +119,69 @@ final class Gateway {
         } finally {
             KernelUdp.closeAll(server);
         }
+    }
+
+    /**
+     * {@code flows} guest sockets send through the gateway to one host server in alternate blocks of
+     * datagrams: all from the first socket (one flow), then round robin from every socket (see
+     * {@link Alternation}). Every flow is open before the run.
+     */
+    static Alternation.Result alternateFlows(int flows, boolean segmentation, int block, double warm, double measure)
+            throws IOException {
+        DatagramChannel server = hostServer();
+        int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+        try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, segmentation)) {
+            ByteBuffer payload = ByteBuffer.allocateDirect(64);
+            int gateway = SlirpGateway.DEFAULT_GATEWAY.bits();
+            UdpSocket[] sockets = openFlows(world, flows, server);
+            ByteBuffer in = ByteBuffer.allocateDirect(2048);
+            Alternation alternation = Alternation.forSeconds(block, warm + measure);
+            long[] sent = {0};
+            Workload.Op send = () -> {
+                payload.clear();
+                long n = sent[0];
+                UdpSocket s = sockets[alternation.many(n) ? (int) (n % flows) : 0];
+                try {
+                    s.sendTo(payload, gateway, port);
+                    sent[0] = n + 1;
+                    return true;
+                } catch (NetworkException e) {
+                    Thread.onSpinWait();
+                    return false;
+                }
+            };
+            Workload.Op receive = () -> {
+                in.clear();
+                boolean received = server.receive(in) != null;
+                alternation.passed(received);
+                return received;
+            };
+            long from = System.nanoTime() + (long) (warm * 1e9);
+            Workload.Rate rate = Workload.blast(new Workload.Op[] {send}, receive, world.netstackThreads(),
+                    () -> KernelUdp.closeAll(server), warm, measure, 192, false);
+            return Alternation.Result.of(alternation, rate, from);
+        } finally {
+            KernelUdp.closeAll(server);
+        }
+    }
+
+    /**
+     * Binds {@code flows} guest sockets and opens a flow from each to {@code server} before anything
+     * is timed: the first datagram of a flow makes its host socket.
+     */
+    static UdpSocket[] openFlows(GatewayWorld world, int flows, DatagramChannel server) throws IOException {
+        int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+        ByteBuffer payload = ByteBuffer.allocateDirect(64);
+        ByteBuffer in = ByteBuffer.allocateDirect(2048);
+        UdpSocket[] sockets = new UdpSocket[flows];
+        for (int i = 0; i < flows; i++) {
+            sockets[i] = world.guest.openUdpSocket().bind(20_000 + i);
+            payload.clear();
+            sockets[i].sendTo(payload, SlirpGateway.DEFAULT_GATEWAY.bits(), port);
+            in.clear();
+            server.receive(in);
+        }
+        return sockets;
     }
 
     /** Host to host: a DatagramChannel sender to the same kind of server. */

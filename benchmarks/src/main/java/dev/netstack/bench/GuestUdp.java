@@ -101,6 +101,54 @@ final class GuestUdp {
         }
     }
 
+    /**
+     * One sender on guest A and one receiver on guest B, {@code sockets} sockets bound on B, in
+     * alternate blocks of datagrams: all to the first socket, then round robin to every socket (see
+     * {@link Alternation}).
+     */
+    static Alternation.Result alternateSockets(E1000Config config, int sockets, int block, double warm,
+            double measure) {
+        try (GuestPair pair = new GuestPair(config)) {
+            UdpSocket[] receivers = new UdpSocket[sockets];
+            for (int i = 0; i < sockets; i++) {
+                receivers[i] = pair.b.stack.openUdpSocket().bind(PORT + i);
+            }
+            UdpSocket out = pair.a.stack.openUdpSocket().bind(PORT + 10_000);
+            ByteBuffer payload = ByteBuffer.allocateDirect(64);
+            int destination = GuestPair.B.bits();
+            Alternation alternation = Alternation.forSeconds(block, warm + measure);
+            long[] sent = {0};
+            Workload.Op send = () -> {
+                payload.clear();
+                long n = sent[0];
+                int port = alternation.many(n) ? PORT + (int) (n % sockets) : PORT;
+                try {
+                    out.sendTo(payload, destination, port);
+                    sent[0] = n + 1;
+                    return true;
+                } catch (NetworkException e) {
+                    Thread.onSpinWait();
+                    return false;
+                }
+            };
+            ByteBuffer in = ByteBuffer.allocateDirect(2048);
+            long wait = TimeUnit.MICROSECONDS.toNanos(200);
+            Workload.Op receive = () -> {
+                in.clear();
+                long n = alternation.position();
+                UdpSocket s = receivers[alternation.many(n) ? (int) (n % sockets) : 0];
+                boolean received = s.receiveFrom(in, wait) != UdpSocket.NOTHING;
+                alternation.passed(received);
+                return received;
+            };
+            long from = System.nanoTime() + (long) (warm * 1e9);
+            long window = Math.min(config.receiveRingSize() * 3L / 4, 768);
+            Workload.Rate rate = Workload.blast(new Workload.Op[] {send}, receive, receiveThreads(pair), null, warm,
+                    measure, window);
+            return Alternation.Result.of(alternation, rate, from);
+        }
+    }
+
     static Workload.Latency pingPong(E1000Config config, int size, double warm, double measure) {
         try (GuestPair pair = new GuestPair(config)) {
             UdpSocket client = pair.a.stack.openUdpSocket().bind(PORT);

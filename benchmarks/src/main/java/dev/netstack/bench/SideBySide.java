@@ -379,6 +379,9 @@ public final class SideBySide {
         growthGroup("7.sockets-", "", quick ? new int[] {1, 4096} : new int[] {1, 64, 4096},
                 sockets -> sockets + " bound sockets receiving (round robin)",
                 (sockets, warmUp, window) -> GuestUdp.blast(busyPoll(), 64, 1, sockets, warmUp, window));
+        alternationRows("7.sockets-", "", new int[] {64, 4096}, sockets -> sockets + " sockets receiving against 1",
+                "1 socket", (sockets, warmUp, seconds) ->
+                        GuestUdp.alternateSockets(busyPoll(), sockets, SOCKET_BLOCK, warmUp, seconds));
         growthGroup("7.senders-", "", new int[] {1, 4},
                 senders -> senders + " sender thread(s)",
                 (senders, warmUp, window) -> GuestUdp.blast(busyPoll(), 64, senders, 1, warmUp, window));
@@ -459,6 +462,51 @@ public final class SideBySide {
             }
         }
         return runs;
+    }
+
+    /** Datagrams per block when sockets alternate: 16 laps of 4096 sockets, about 10 ms. */
+    static final int SOCKET_BLOCK = 65_536;
+
+    /** A run of alternate blocks (see {@link Alternation}) of the row of the given size. */
+    interface AlternateRun {
+        Alternation.Result run(int size, double warm, double seconds) throws Exception;
+    }
+
+    /**
+     * For each size a row {@code idPrefix + size + idSuffix + "-alt"}: one world runs its two forms in alternate blocks of
+     * datagrams, the many form against the one ({@code one} names it), and the row's ratio is the
+     * median of the many blocks' time per datagram against the one blocks on either side.
+     */
+    void alternationRows(String idPrefix, String idSuffix, int[] sizes, java.util.function.IntFunction<String> what, String one,
+            AlternateRun run) throws Exception {
+        for (int size : sizes) {
+            Alternation.Result r = run.run(size, warm, measure);
+            progress(what.apply(size) + ", alternate blocks in one world", r.window);
+            rows.add(alternationRow(idPrefix + size + idSuffix + "-alt", what.apply(size) + ", alternate blocks", one, r));
+        }
+    }
+
+    static Row alternationRow(String id, String what, String one, Alternation.Result r) {
+        Row row = new Row();
+        row.id = id;
+        row.what = what;
+        row.oursValue = r.manyNanos;
+        row.ours = String.format("%s, %.0f ns/dgram", fmtRate(1e9 / r.manyNanos), r.manyNanos);
+        row.baselineName = one + ", blocks between";
+        row.baselineValue = r.oneNanos;
+        row.baseline = String.format("%s, %.0f ns/dgram", fmtRate(1e9 / r.oneNanos), r.oneNanos);
+        row.target = "<= 1.2x";
+        double[] q = r.ratios;
+        if (q.length == 0) {
+            row.ratio = "";
+            row.note = "too few blocks to compare";
+        } else {
+            row.ratioValue = q[q.length / 2];
+            row.ratio = String.format("time %.2fx", row.ratioValue);
+            row.note = String.format("time = median of %d blocks of %,d against their neighbours (quartiles %.2f-%.2fx)",
+                    q.length, r.block, q[q.length / 4], q[q.length * 3 / 4]);
+        }
+        return row;
     }
 
     /** The window with the median CPU cost per datagram. */

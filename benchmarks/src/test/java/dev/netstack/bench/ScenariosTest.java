@@ -52,6 +52,22 @@ class ScenariosTest {
     }
 
     @Test
+    void socketsAndFlowsAlternateInBlocksWithoutLosingStep() throws Exception {
+        // the receiver finds each datagram on the socket its number names: were sender and receiver
+        // out of step, every receive would wait out its timeout and few blocks would complete
+        Alternation.Result sockets = GuestUdp.alternateSockets(SideBySide.busyPoll(), 64, 4096, WARM, MEASURE);
+        Alternation.Result flows = Gateway.alternateFlows(100, false, 200, WARM, MEASURE);
+
+        for (Alternation.Result r : new Alternation.Result[] {sockets, flows}) {
+            assertThat(r.window.loss).isLessThan(0.05);
+            assertThat(r.ratios).isNotEmpty();
+            assertThat(r.oneNanos).isPositive();
+            assertThat(r.manyNanos).isPositive();
+        }
+        assertThat(sockets.window.received).isGreaterThan(20 * 4096);
+    }
+
+    @Test
     void everyCompareModeRunsOnThisBuild() {
         // benchmarks/run compare loads this workload into each build; here it runs on this one
         CompareBuilds.Workload workload = new CompareBuilds.Workload();
