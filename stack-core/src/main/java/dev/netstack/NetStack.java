@@ -149,6 +149,7 @@ public final class NetStack implements AutoCloseable {
         this.busyPollSpinNanos = b.busyPollSpinNanos;
         if (device.canAwaitReceiveBeside()) {
             udp.awaitFramesWith(this::awaitFrames);
+            icmp.awaitFramesWith(this::awaitFrames);
         }
         if (device.busyPoll()) {
             udp.busyPoll(this::pollDevice, this::applicationActive, this::applicationStoppedPolling, busyPollSpinNanos,

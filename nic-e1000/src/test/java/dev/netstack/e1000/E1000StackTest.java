@@ -1,6 +1,7 @@
 package dev.netstack.e1000;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.netstack.NetStack;
 import dev.netstack.buffer.DmaMemory;
@@ -10,6 +11,7 @@ import dev.netstack.icmp.PingReply;
 import dev.netstack.link.FrameTap;
 import dev.netstack.link.VirtualCable;
 import dev.netstack.metrics.Layer;
+import dev.netstack.socket.PingTimeoutException;
 import dev.netstack.socket.PortUnreachableException;
 import dev.netstack.socket.SocketClosedException;
 import dev.netstack.socket.UdpSocket;
@@ -361,6 +363,85 @@ class E1000StackTest {
             second.get(30, TimeUnit.SECONDS);
             assertThat(servedA.get(10, TimeUnit.SECONDS)).isEqualTo(300);
             assertThat(servedB.get(10, TimeUnit.SECONDS)).isEqualTo(300);
+        }
+    }
+
+    @Test
+    void inInterruptModeAPingTakesItsReplyFromTheRingItself() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        for (int i = 0; i < 100; i++) {
+            assertThat(g[0].stack.ping(HOST, 56, Duration.ofSeconds(10)).sequence()).isEqualTo(i);
+        }
+        // the pinging thread waited for the card's interrupt and ran the pipeline that found its
+        // reply (the receive thread, woken as well, may win some of them)
+        assertThat(g[0].stack.framesReceivedByApplications()).isPositive();
+    }
+
+    @Test
+    @Timeout(60)
+    void inInterruptModePingsFromTwoThreadsEachGetTheirReplies() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        // one thread at a time waits for the interrupt; the other waits for the receive thread
+        CompletableFuture<Void> second = CompletableFuture.runAsync(() -> {
+            try {
+                for (int i = 0; i < 300; i++) {
+                    g[0].stack.ping(HOST, 8, Duration.ofSeconds(10));
+                }
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, helpers);
+        for (int i = 0; i < 300; i++) {
+            g[0].stack.ping(HOST, 8, Duration.ofSeconds(10));
+        }
+        second.get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    @Timeout(30)
+    void inInterruptModeAPingWaitingForTheInterruptIsWokenByAReplyAnotherThreadDelivers() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        // a third thread keeps taking frames from the ring, so replies often reach their slot while
+        // the pinger waits for an interrupt that has already come and gone: only the delivery can
+        // wake it then, and a pinger left asleep would sit out its whole timeout, a minute
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<Void> taker = CompletableFuture.runAsync(() -> {
+            while (!stop.get()) {
+                if (g[0].stack.receiveNow() == 0) {
+                    Thread.onSpinWait();
+                }
+            }
+        }, helpers);
+        try {
+            for (int i = 0; i < 500; i++) {
+                assertThat(g[0].stack.ping(HOST, 8, Duration.ofMinutes(1)).sequence()).isEqualTo(i);
+            }
+        } finally {
+            stop.set(true);
+            taker.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void inInterruptModeAPingWaitingForTheInterruptTimesOutAndCanBeInterrupted() throws Exception {
+        Guest[] g = pair(E1000Config.defaults());
+        // on the cable's subnet, never answers ARP; ARP gives up only after a second or more
+        Ipv4Address nobody = Ipv4Address.parse("10.0.2.77");
+        assertThatThrownBy(() -> g[0].stack.ping(nobody, 8, Duration.ofMillis(300)))
+                .isInstanceOf(PingTimeoutException.class);
+
+        Thread pinger = Thread.currentThread();
+        CompletableFuture<Void> interrupter = CompletableFuture.runAsync(() -> {
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+            pinger.interrupt();
+        }, helpers);
+        try {
+            assertThatThrownBy(() -> g[0].stack.ping(nobody, 8, Duration.ofSeconds(20)))
+                    .isInstanceOf(InterruptedException.class);
+        } finally {
+            interrupter.get(10, TimeUnit.SECONDS);
+            Thread.interrupted();
         }
     }
 

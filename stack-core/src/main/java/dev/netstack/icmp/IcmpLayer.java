@@ -22,7 +22,9 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongPredicate;
 import java.util.function.LongSupplier;
 
 /**
@@ -49,6 +51,7 @@ public final class IcmpLayer {
     private long errorTokensAt;
 
     private final Pings pings = new Pings();
+    private volatile LongPredicate frameWaiter;
 
     public IcmpLayer(Ipv4Layer ipv4, StackCounters counters, LongSupplier clock, int errorsPerSecond) {
         if (errorsPerSecond <= 0) {
@@ -64,6 +67,15 @@ public final class IcmpLayer {
 
     public void connect(UdpLayer udp) {
         this.udp = udp;
+    }
+
+    /**
+     * Interrupt mode: how {@link #ping} waits for its reply, as a socket's reader awaiting an answer
+     * does (see {@link UdpLayer#awaitFramesWith}): for the card's interrupt, running the receive
+     * pipeline itself when it rises. Set once by the stack when its device can wait so.
+     */
+    public void awaitFramesWith(LongPredicate waiter) {
+        this.frameWaiter = waiter;
     }
 
     // --- input (receive thread) ----------------------------------------------------------------
@@ -261,7 +273,7 @@ public final class IcmpLayer {
                 default:
                     throw new NetworkException("ping to " + destination + " not sent: no packet buffer free");
             }
-            return pings.await(slot, destination, timeoutNanos);
+            return pings.await(slot, destination, timeoutNanos, frameWaiter);
         } finally {
             pings.release(slot);
         }
@@ -284,6 +296,8 @@ public final class IcmpLayer {
         private final int[] errorType = new int[SLOTS];
         private final int[] errorCode = new int[SLOTS];
         private final boolean[] done = new boolean[SLOTS];
+        /** The pinging thread while it waits for the card's interrupt rather than on {@link #changed}. */
+        private final Thread[] waitingForFrames = new Thread[SLOTS];
 
         int nextSequence() {
             return sequences.getAndIncrement() & 0xffff;
@@ -330,7 +344,7 @@ public final class IcmpLayer {
                         replyBytes[i] = bytes;
                         replyTtl[i] = ttl;
                         replyFrom[i] = from;
-                        changed.signalAll();
+                        wake(i);
                         return true;
                     }
                 }
@@ -351,7 +365,7 @@ public final class IcmpLayer {
                         done[i] = true;
                         errorType[i] = type;
                         errorCode[i] = code;
-                        changed.signalAll();
+                        wake(i);
                     }
                 }
             } finally {
@@ -359,16 +373,36 @@ public final class IcmpLayer {
             }
         }
 
-        PingReply await(int slot, Ipv4Address destination, long timeoutNanos) throws InterruptedException {
+        /** Under the lock: the ping of {@code slot} is done; wakes its thread however it waits. */
+        private void wake(int slot) {
+            changed.signalAll();
+            Thread waiting = waitingForFrames[slot];
+            if (waiting != null) {
+                LockSupport.unpark(waiting);
+            }
+        }
+
+        /**
+         * Waits for the reply to the ping of {@code slot}. With {@code frames} (interrupt mode) the
+         * thread waits for the card's interrupt and runs the receive pipeline itself, unless another
+         * thread already waits so; it then waits on {@link #changed} instead. A reply delivered by
+         * the receive thread meanwhile unparks it, and after any wait it looks at its slot again.
+         */
+        PingReply await(int slot, Ipv4Address destination, long timeoutNanos, LongPredicate frames)
+                throws InterruptedException {
+            long deadline = System.nanoTime() + timeoutNanos;
             lock.lock();
             try {
-                long remaining = timeoutNanos;
                 while (!done[slot]) {
+                    long remaining = deadline - System.nanoTime();
                     if (remaining <= 0) {
                         throw new PingTimeoutException("no echo reply from " + destination + " within "
                                 + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms (icmp_seq=" + sequence[slot] + ")");
                     }
-                    remaining = changed.awaitNanos(remaining);
+                    if (frames != null && awaitFrames(slot, frames, remaining)) {
+                        continue;
+                    }
+                    changed.awaitNanos(remaining);
                 }
                 if (errorType[slot] >= 0) {
                     throw new HostUnreachableException(describe(destination, errorType[slot], errorCode[slot]));
@@ -378,6 +412,26 @@ public final class IcmpLayer {
             } finally {
                 lock.unlock();
             }
+        }
+
+        /**
+         * Called and returns with the lock held, which it lets go of while it waits: the pipeline the
+         * wait may run takes it to record the reply. False when this thread could not wait for frames.
+         */
+        private boolean awaitFrames(int slot, LongPredicate frames, long remaining) throws InterruptedException {
+            waitingForFrames[slot] = Thread.currentThread();
+            lock.unlock();
+            boolean waited;
+            try {
+                waited = frames.test(remaining);
+            } finally {
+                lock.lock();
+                waitingForFrames[slot] = null;
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+            return waited;
         }
     }
 
