@@ -375,7 +375,8 @@ public final class SideBySide {
     void growth() throws Exception {
         System.out.println("7. growth (64 B datagrams, busy-poll; cost = CPU ns per received datagram, all threads)"
                 + (quick ? "" : " (each row takes " + GROWTH_PAIRS + " pairs of windows with its group's first row;"
-                        + " its cost is the median of the pairs' ratios)"));
+                        + " its cost is the median of the pairs' ratios)")
+                + "; -alt rows: time per datagram, both forms in alternate blocks of one world");
         growthGroup("7.sockets-", "", quick ? new int[] {1, 4096} : new int[] {1, 64, 4096},
                 sockets -> sockets + " bound sockets receiving (round robin)",
                 (sockets, warmUp, window) -> GuestUdp.blast(busyPoll(), 64, 1, sockets, warmUp, window));
@@ -402,9 +403,9 @@ public final class SideBySide {
     /**
      * A growth group: each row after the first takes {@link #GROWTH_PAIRS} pairs of short windows with
      * the group's first row, back to back, and its cost ratio is the median of the pairs' ratios. The
-     * two windows of a pair run seconds apart, so a change of the machine's speed (the VM's phases)
-     * falls on both alike, or on one pair of several; rows measured in turns a whole group apart took
-     * such changes as a cost of their own. Each row shows its median window.
+     * two windows of a pair run about a second apart, so a change of the machine's speed (the VM's
+     * phases) mostly falls on both alike, or on one pair of several; rows measured in turns a whole
+     * group apart took such changes as a cost of their own. Each row shows its median window.
      */
     void growthGroup(String idPrefix, String idSuffix, int[] sizes, java.util.function.IntFunction<String> what,
             GrowthWindow window) throws Exception {
