@@ -23,6 +23,8 @@ final class Alternation {
     private final long[] marks;
     private long position;
     private boolean started;
+    private long skipped;
+    private long outOfStep;
 
     Alternation(int block, int maxBlocks) {
         if (block < 1 || maxBlocks < 4) {
@@ -61,10 +63,34 @@ final class Alternation {
         if (!started) {
             return;
         }
+        if (!received) {
+            skipped++;
+        }
         long n = ++position;
         if (n % block == 0 && n / block < marks.length) {
             marks[(int) (n / block)] = now;
         }
+    }
+
+    /**
+     * The receiver has taken datagram {@link #position()} and found in it the number {@code number}
+     * its sender gave it: a number other than the position means the two are out of step.
+     */
+    void arrived(long number) {
+        if (number != position) {
+            outOfStep++;
+        }
+        passed(true);
+    }
+
+    /** Datagrams that arrived where another was expected (see {@link #arrived}). */
+    long outOfStep() {
+        return outOfStep;
+    }
+
+    /** Datagrams the receiver gave up on after the first had arrived. */
+    long skipped() {
+        return skipped;
     }
 
     /**
@@ -111,9 +137,15 @@ final class Alternation {
         double manyNanos;
         /** Each measured "many" block's time over its neighbours', sorted. */
         double[] ratios;
+        /** Datagrams the receiver gave up on (see {@link Alternation#skipped()}). */
+        long skipped;
+        /** Datagrams out of step, when the receiver checks numbers (see {@link Alternation#arrived}). */
+        long outOfStep;
 
         static Result of(Alternation a, Workload.Rate window, long from) {
             Result r = new Result();
+            r.skipped = a.skipped();
+            r.outOfStep = a.outOfStep();
             r.window = window;
             r.block = a.block;
             r.oneNanos = a.medianNanosPerDatagram(false, from);

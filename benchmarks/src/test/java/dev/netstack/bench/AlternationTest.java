@@ -43,6 +43,19 @@ class AlternationTest {
         a.passed(true, 30);
         a.passed(false, 40);   // lost after the start: the receiver moves on
         assertThat(a.position()).isEqualTo(2);
+        assertThat(a.skipped()).isEqualTo(1);
+    }
+
+    @Test
+    void aDatagramWhoseNumberIsNotThePositionIsOutOfStep() {
+        Alternation a = new Alternation(4, 8);
+
+        a.arrived(0);
+        a.arrived(1);
+        a.arrived(3);   // 2 went elsewhere
+
+        assertThat(a.outOfStep()).isEqualTo(1);
+        assertThat(a.position()).isEqualTo(3);
     }
 
     @Test

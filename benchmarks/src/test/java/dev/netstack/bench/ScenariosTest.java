@@ -53,18 +53,20 @@ class ScenariosTest {
 
     @Test
     void socketsAndFlowsAlternateInBlocksWithoutLosingStep() throws Exception {
-        // the receiver finds each datagram on the socket its number names: were sender and receiver
-        // out of step, every receive would wait out its timeout and few blocks would complete
+        // the receiver takes each datagram from the socket its number names and finds that number in
+        // it; it gives up on none (but perhaps the one it waits for when the run stops)
         Alternation.Result sockets = GuestUdp.alternateSockets(SideBySide.busyPoll(), 64, 4096, WARM, MEASURE);
         Alternation.Result flows = Gateway.alternateFlows(100, false, 200, WARM, MEASURE);
 
+        assertThat(sockets.outOfStep).isZero();
+
         for (Alternation.Result r : new Alternation.Result[] {sockets, flows}) {
+            assertThat(r.skipped).isLessThanOrEqualTo(1);
             assertThat(r.window.loss).isLessThan(0.05);
             assertThat(r.ratios).isNotEmpty();
             assertThat(r.oneNanos).isPositive();
             assertThat(r.manyNanos).isPositive();
         }
-        assertThat(sockets.window.received).isGreaterThan(20 * 4096);
     }
 
     @Test
