@@ -33,6 +33,8 @@ import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Two NetStacks, each on its own emulated E1000 in its own guest memory, joined by a cable. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -423,9 +425,40 @@ class E1000StackTest {
     }
 
     @Test
+    void inBusyPollModeAPingPollsTheCardForItsReply() throws Exception {
+        Guest[] g = pair(E1000Config.defaults().withBusyPoll(64));
+        for (int i = 0; i < 100; i++) {
+            assertThat(g[0].stack.ping(HOST, 56, Duration.ofSeconds(10)).sequence()).isEqualTo(i);
+        }
+        // the pinging thread ran the receive pipeline that found its reply (the receive thread, which
+        // stands back while an application polls, may still take some)
+        assertThat(g[0].stack.framesReceivedByApplications()).isPositive();
+    }
+
+    @Test
+    @Timeout(60)
+    void inBusyPollModePingsFromTwoThreadsEachGetTheirReplies() throws Exception {
+        Guest[] g = pair(E1000Config.defaults().withBusyPoll(64));
+        CompletableFuture<Void> second = CompletableFuture.runAsync(() -> {
+            try {
+                for (int i = 0; i < 300; i++) {
+                    g[0].stack.ping(HOST, 8, Duration.ofSeconds(10));
+                }
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, helpers);
+        for (int i = 0; i < 300; i++) {
+            g[0].stack.ping(HOST, 8, Duration.ofSeconds(10));
+        }
+        second.get(30, TimeUnit.SECONDS);
+    }
+
+    @ParameterizedTest(name = "busy-poll {0}")
+    @ValueSource(booleans = {false, true})
     @Timeout(30)
-    void inInterruptModeAPingWaitingForTheInterruptTimesOutAndCanBeInterrupted() throws Exception {
-        Guest[] g = pair(E1000Config.defaults());
+    void aWaitingPingTimesOutAndCanBeInterrupted(boolean busyPoll) throws Exception {
+        Guest[] g = pair(busyPoll ? E1000Config.defaults().withBusyPoll(64) : E1000Config.defaults());
         // on the cable's subnet, never answers ARP; ARP gives up only after a second or more
         Ipv4Address nobody = Ipv4Address.parse("10.0.2.77");
         assertThatThrownBy(() -> g[0].stack.ping(nobody, 8, Duration.ofMillis(300)))

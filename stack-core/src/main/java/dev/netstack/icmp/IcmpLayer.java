@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.IntSupplier;
 import java.util.function.LongPredicate;
 import java.util.function.LongSupplier;
 
@@ -257,6 +258,7 @@ public final class IcmpLayer {
         long sum = InternetChecksum.add32(InternetChecksum.add32(0, (int) (header >>> 32)), (int) header);
         int checksum = InternetChecksum.finish(InternetChecksum.add(data, 0, payloadSize, sum));
         header |= (long) checksum << 32;
+        long started = System.nanoTime();
         int slot = pings.register(sequence, clock.getAsLong());
         try {
             int result = ipv4.send(destination.bits(), Ipv4Header.PROTOCOL_ICMP, header, data, DEFAULT_TTL);
@@ -273,7 +275,15 @@ public final class IcmpLayer {
                 default:
                     throw new NetworkException("ping to " + destination + " not sent: no packet buffer free");
             }
-            return pings.await(slot, destination, timeoutNanos, frameWaiter);
+            IntSupplier poller = udp == null ? null : udp.busyPoller();
+            if (poller != null && timeoutNanos > 0) {
+                // Busy-poll: run the receive pipeline on this thread for a while, as a socket's
+                // receive does, then fall back to waiting for the stack's receive thread.
+                if (!pings.pollFor(slot, poller, Math.min(timeoutNanos, udp.busyPollSpinNanos()))) {
+                    udp.busyPollStopped();   // the receive thread takes the device back now
+                }
+            }
+            return pings.await(slot, destination, started, timeoutNanos, frameWaiter);
         } finally {
             pings.release(slot);
         }
@@ -298,6 +308,8 @@ public final class IcmpLayer {
         private final boolean[] done = new boolean[SLOTS];
         /** The pinging thread while it waits for the card's interrupt rather than on {@link #changed}. */
         private final Thread[] waitingForFrames = new Thread[SLOTS];
+        /** Pings answered or failed so far: a busy-polling pinger looks at its slot when this moves. */
+        private volatile int completions;
 
         int nextSequence() {
             return sequences.getAndIncrement() & 0xffff;
@@ -375,10 +387,59 @@ public final class IcmpLayer {
 
         /** Under the lock: the ping of {@code slot} is done; wakes its thread however it waits. */
         private void wake(int slot) {
+            completions = completions + 1;   // under the lock: no update is lost
             changed.signalAll();
             Thread waiting = waitingForFrames[slot];
             if (waiting != null) {
                 LockSupport.unpark(waiting);
+            }
+        }
+
+        /**
+         * Busy-poll: runs the receive pipeline through {@code poller} on this thread until the ping of
+         * {@code slot} is done (true) or {@code spinNanos} have passed since it first found no frame
+         * (false).
+         * The slot is looked at, under the lock, only when some ping was completed.
+         */
+        boolean pollFor(int slot, IntSupplier poller, long spinNanos) throws InterruptedException {
+            int seen = completions;
+            long start = 0;
+            int idle = 0;
+            while (true) {
+                int now = completions;
+                if (now != seen) {
+                    seen = now;
+                    if (isDone(slot)) {
+                        return true;
+                    }
+                }
+                if (poller.getAsInt() > 0) {
+                    continue;
+                }
+                if (++idle == 1) {
+                    start = System.nanoTime();
+                } else if ((idle & 15) == 0) {   // the clock costs more than an empty look
+                    if (System.nanoTime() - start >= spinNanos) {
+                        return isDone(slot);
+                    }
+                    if (Thread.interrupted()) {
+                        throw new InterruptedException();
+                    }
+                }
+                if ((idle & 255) == 0) {
+                    Thread.yield();   // on a busy machine let the peer we wait for run
+                } else {
+                    Thread.onSpinWait();
+                }
+            }
+        }
+
+        private boolean isDone(int slot) {
+            lock.lock();
+            try {
+                return done[slot];
+            } finally {
+                lock.unlock();
             }
         }
 
@@ -388,9 +449,9 @@ public final class IcmpLayer {
          * thread already waits so; it then waits on {@link #changed} instead. A reply delivered by
          * the receive thread meanwhile unparks it, and after any wait it looks at its slot again.
          */
-        PingReply await(int slot, Ipv4Address destination, long timeoutNanos, LongPredicate frames)
+        PingReply await(int slot, Ipv4Address destination, long startedNanos, long timeoutNanos, LongPredicate frames)
                 throws InterruptedException {
-            long deadline = System.nanoTime() + timeoutNanos;
+            long deadline = startedNanos + timeoutNanos;
             lock.lock();
             try {
                 while (!done[slot]) {
