@@ -398,8 +398,7 @@ public final class IcmpLayer {
         /**
          * Busy-poll: runs the receive pipeline through {@code poller} on this thread until the ping of
          * {@code slot} is done (true) or {@code spinNanos} have passed since it first found no frame
-         * (false).
-         * The slot is looked at, under the lock, only when some ping was completed.
+         * (false). The slot is looked at, under the lock, only when some ping was completed.
          */
         boolean pollFor(int slot, IntSupplier poller, long spinNanos) throws InterruptedException {
             int seen = completions;
