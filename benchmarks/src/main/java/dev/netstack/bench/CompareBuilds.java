@@ -34,7 +34,7 @@ import java.util.jar.JarFile;
  * is taken while the VM is in one state; the median and quartiles of those ratios are the answer.
  *
  * <pre>
- *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns|dns-irq] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
+ *   benchmarks/run compare OLD.jar NEW.jar [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns|dns-irq|ping|ping-irq] [--size 64] [--rounds 20] [--window 0.5] [--jvms 3]
  * </pre>
  *
  * The JIT compiles each build a little differently in every JVM (what it inlines, where the code
@@ -46,7 +46,9 @@ import java.util.jar.JarFile;
  * are row 1.64's and 1.64b's one-way runs (datagrams per second); {@code rtt} is row 2.busy's
  * ping-pong (p50 in ns); {@code blast-irq} and {@code rtt-irq} are rows 1.64i and 2.irq, the same
  * in interrupt mode; {@code dns} (and {@code dns-irq}, its guest in interrupt mode) is row 4.dns's queries through the gateway to a dnsmasq this
- * JVM starts (mean ns per query; use windows of a second or more). An older build's jar comes from a worktree:
+ * JVM starts (mean ns per query; use windows of a second or more); {@code ping} and {@code ping-irq} time
+ * {@code stack.ping} with SIZE bytes of data from one guest to another, busy-poll and interrupt mode
+ * (p50 in ns). An older build's jar comes from a worktree:
  * {@code git worktree add /tmp/old COMMIT && (cd /tmp/old && mvn -q -pl benchmarks -am package -DskipTests)}.
  */
 public final class CompareBuilds {
@@ -94,9 +96,9 @@ public final class CompareBuilds {
             System.err.println(e.getMessage());
             usable = false;
         }
-        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt", "blast-irq", "rtt-irq", "dns", "dns-irq").contains(mode) || rounds < 4 || jvms < 1
+        if (!usable || jars.size() < 2 || !List.of("one", "blast", "burst", "rtt", "blast-irq", "rtt-irq", "dns", "dns-irq", "ping", "ping-irq").contains(mode) || rounds < 4 || jvms < 1
                 || size < 1 || size > 65507 || !(window > 0)) {
-            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns|dns-irq]"
+            System.err.println("usage: CompareBuilds OLD.jar NEW.jar [MORE.jar...] [--mode one|blast|burst|rtt|blast-irq|rtt-irq|dns|dns-irq|ping|ping-irq]"
                     + " [--size 64 (1-65507)] [--rounds 20 (at least 4)] [--window 0.5] [--jvms 1]");
             System.exit(2);
         }
@@ -287,6 +289,7 @@ public final class CompareBuilds {
      */
     public static final class Workload implements ToDoubleFunction<String> {
         private GuestPair pair;
+        private GuestPair pingPair;
         private UdpSocket sender;
         private UdpSocket receiver;
         private GatewayWorld gateway;
@@ -311,6 +314,8 @@ public final class CompareBuilds {
                     case "rtt-irq" -> GuestUdp.pingPong(SideBySide.interruptMode(), size, 0.3, seconds).p50;
                     case "dns" -> dnsQueries(SideBySide.busyPoll(), Integer.parseInt(words[3]), seconds);
                     case "dns-irq" -> dnsQueries(SideBySide.interruptMode(), Integer.parseInt(words[3]), seconds);
+                    case "ping" -> pings(SideBySide.busyPoll(), size, seconds);
+                    case "ping-irq" -> pings(SideBySide.interruptMode(), size, seconds);
                     default -> throw new IllegalArgumentException("unknown mode " + words[0]);
                 };
             } catch (InterruptedException e) {
@@ -345,6 +350,28 @@ public final class CompareBuilds {
                     return (double) (now - start) / queries;
                 }
             }
+        }
+
+        /** Median ns of {@code stack.ping} with {@code size} bytes of data from guest A to guest B. */
+        private double pings(E1000Config config, int size, double seconds) throws InterruptedException {
+            if (pingPair == null) {
+                pingPair = new GuestPair(config);
+            }
+            Duration timeout = Duration.ofSeconds(2);
+            long[] times = new long[1 << 20];
+            int count = 0;
+            long end = System.nanoTime() + (long) (seconds * 1e9);
+            while (count < times.length) {
+                long start = System.nanoTime();
+                pingPair.a.stack.ping(GuestPair.B, size, timeout);
+                long now = System.nanoTime();
+                times[count++] = now - start;
+                if (now > end) {
+                    break;
+                }
+            }
+            java.util.Arrays.sort(times, 0, count);
+            return times[count / 2];
         }
 
         /** ns per datagram sent by guest A and received by guest B, both on this thread (busy-poll). */

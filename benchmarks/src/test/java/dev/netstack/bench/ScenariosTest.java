@@ -73,7 +73,7 @@ class ScenariosTest {
     void everyCompareModeRunsOnThisBuild() {
         // benchmarks/run compare loads this workload into each build; here it runs on this one
         CompareBuilds.Workload workload = new CompareBuilds.Workload();
-        for (String mode : new String[] {"one", "blast", "burst", "rtt", "blast-irq", "rtt-irq"}) {
+        for (String mode : new String[] {"one", "blast", "burst", "rtt", "blast-irq", "rtt-irq", "ping", "ping-irq"}) {
             assertThat(workload.applyAsDouble(mode + " 64 " + MEASURE)).as(mode).isPositive();
         }
     }
