@@ -148,8 +148,7 @@ public final class NetStack implements AutoCloseable {
         }
         this.busyPollSpinNanos = b.busyPollSpinNanos;
         if (device.canAwaitReceiveBeside()) {
-            udp.awaitFramesWith(this::awaitFrames);
-            icmp.awaitFramesWith(this::awaitFrames);
+            udp.awaitFramesWith(this::awaitFrames);   // sockets' readers and pings
         }
         if (device.busyPoll()) {
             udp.busyPoll(this::pollDevice, this::applicationActive, this::applicationStoppedPolling, busyPollSpinNanos,

@@ -52,7 +52,6 @@ public final class IcmpLayer {
     private long errorTokensAt;
 
     private final Pings pings = new Pings();
-    private volatile LongPredicate frameWaiter;
 
     public IcmpLayer(Ipv4Layer ipv4, StackCounters counters, LongSupplier clock, int errorsPerSecond) {
         if (errorsPerSecond <= 0) {
@@ -68,15 +67,6 @@ public final class IcmpLayer {
 
     public void connect(UdpLayer udp) {
         this.udp = udp;
-    }
-
-    /**
-     * Interrupt mode: how {@link #ping} waits for its reply, as a socket's reader awaiting an answer
-     * does (see {@link UdpLayer#awaitFramesWith}): for the card's interrupt, running the receive
-     * pipeline itself when it rises. Set once by the stack when its device can wait so.
-     */
-    public void awaitFramesWith(LongPredicate waiter) {
-        this.frameWaiter = waiter;
     }
 
     // --- input (receive thread) ----------------------------------------------------------------
@@ -275,6 +265,7 @@ public final class IcmpLayer {
                 default:
                     throw new NetworkException("ping to " + destination + " not sent: no packet buffer free");
             }
+            // a ping waits as a socket's reader does, through the hooks the stack gave the UDP layer
             IntSupplier poller = udp == null ? null : udp.busyPoller();
             if (poller != null && timeoutNanos > 0) {
                 // Busy-poll: run the receive pipeline on this thread for a while, as a socket's
@@ -283,7 +274,7 @@ public final class IcmpLayer {
                     udp.busyPollStopped();   // the receive thread takes the device back now
                 }
             }
-            return pings.await(slot, destination, started, timeoutNanos, frameWaiter);
+            return pings.await(slot, destination, started, timeoutNanos, udp == null ? null : udp.frameWaiter());
         } finally {
             pings.release(slot);
         }

@@ -84,7 +84,8 @@ public final class UdpLayer {
     /**
      * Interrupt mode: how a socket's reader, finding its queue empty, waits for frames itself
      * (nanoseconds at most; true: it waited or received, look again; false: it could not, park). Set
-     * once by the stack when its device can wait so.
+     * once by the stack when its device can wait so. A ping waiting for its reply uses it too, as it
+     * uses {@link #busyPoller()} in busy-poll mode.
      */
     public void awaitFramesWith(java.util.function.LongPredicate waiter) {
         this.frameWaiter = waiter;
