@@ -454,6 +454,11 @@ class DnsServiceTest {
     // --- spare upstream sockets ------------------------------------------------------------------
 
     /** An upstream that answers every query and remembers the source port each came from. */
+    /** A service on the test's event loops forwarding to {@code upstream}, with {@code spares} spare sockets. */
+    private DnsService withSpares(FakeUpstream upstream, int spares) {
+        return track(DnsService.builder().eventLoopGroup(group).upstream(upstream.address()).spareSockets(spares).build());
+    }
+
     private FakeUpstream answeringUpstream(List<Integer> sourcePorts) throws Exception {
         FakeUpstream upstream = new FakeUpstream();
         upstream.behaviour = (q, ch) -> {
@@ -491,8 +496,7 @@ class DnsServiceTest {
     void queriesGoOutFromSocketsBoundAheadEachUsedOnce() throws Exception {
         List<Integer> sourcePorts = new ArrayList<>();
         FakeUpstream upstream = answeringUpstream(sourcePorts);
-        DnsService dns = track(DnsService.builder().eventLoopGroup(group).upstream(upstream.address())
-                .spareSockets(2).build());
+        DnsService dns = withSpares(upstream, 2);
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         dns.bindTo(registry);
         assertThat(dns.spareSockets()).as("nothing is bound before the first forwarded query").isZero();
@@ -518,8 +522,7 @@ class DnsServiceTest {
     void aDatagramAtASpareIsDroppedAndTheSpareStillServes() throws Exception {
         List<Integer> sourcePorts = new ArrayList<>();
         FakeUpstream upstream = answeringUpstream(sourcePorts);
-        DnsService dns = track(DnsService.builder().eventLoopGroup(group).upstream(upstream.address())
-                .spareSockets(1).build());
+        DnsService dns = withSpares(upstream, 1);
         assertAnswered(dns, 1);
         waitFor("a spare socket", () -> dns.spareSockets() == 1);
         int spare = dns.spareLoopbackPorts().get(0);
@@ -541,8 +544,7 @@ class DnsServiceTest {
     void withNoSparesEachQueryBindsItsOwnSocket() throws Exception {
         List<Integer> sourcePorts = new ArrayList<>();
         FakeUpstream upstream = answeringUpstream(sourcePorts);
-        DnsService dns = track(DnsService.builder().eventLoopGroup(group).upstream(upstream.address())
-                .spareSockets(0).build());
+        DnsService dns = withSpares(upstream, 0);
         for (int id = 1; id <= 10; id++) {
             assertAnswered(dns, id);
             assertThat(dns.spareSockets()).isZero();
