@@ -66,6 +66,11 @@ final class Gateway {
                     flows -> flows + " NAT flows against 1" + (segmentation ? "" : ", single sends"), "1 flow",
                     (flows, warmUp, seconds) -> alternateFlows(flows, segmentation, FLOW_BLOCK, warmUp, seconds));
         }
+        // the same growth without the gateway: host programs sending from as many sockets, one
+        // system call per datagram, to show what the kernel's own cost does over sockets
+        h.growthGroup("7.kernel-flows-", "", h.quick ? new int[] {1, 10_000} : new int[] {1, 100, 1000, 10_000},
+                sockets -> sockets + " host sockets, host -> host (kernel)",
+                (sockets, warmUp, seconds) -> hostBlast(64, sockets, warmUp, seconds));
         System.out.println();
     }
 
@@ -186,13 +191,36 @@ final class Gateway {
 
     /** Host to host: a DatagramChannel sender to the same kind of server. */
     static Workload.Rate hostBlast(int size, double warm, double measure) throws IOException {
+        return hostBlast(size, 1, warm, measure);
+    }
+
+    /**
+     * Host to host from {@code sockets} connected DatagramChannels taking turns, one send each, to one
+     * server: what the kernel alone does as the gateway's flows grow, each datagram a system call on
+     * a socket of its own.
+     */
+    static Workload.Rate hostBlast(int size, int sockets, double warm, double measure) throws IOException {
         DatagramChannel server = hostServer();
-        DatagramChannel client = DatagramChannel.open().bind(KernelUdp.LOOPBACK);
-        client.connect(server.getLocalAddress());
+        DatagramChannel[] clients = new DatagramChannel[sockets];
+        try {
+            for (int i = 0; i < sockets; i++) {
+                clients[i] = DatagramChannel.open().bind(KernelUdp.LOOPBACK);
+                clients[i].connect(server.getLocalAddress());
+            }
+        } catch (IOException e) {
+            KernelUdp.closeAll(clients);
+            KernelUdp.closeAll(server);
+            throw e;
+        }
         ByteBuffer payload = ByteBuffer.allocateDirect(size);
         ByteBuffer in = ByteBuffer.allocateDirect(2048);
+        int[] next = {0};
         Workload.Op send = () -> {
             payload.clear();
+            DatagramChannel client = clients[next[0]];
+            if (++next[0] == sockets) {
+                next[0] = 0;
+            }
             return client.write(payload) > 0;
         };
         Workload.Op receive = () -> {
@@ -200,8 +228,10 @@ final class Gateway {
             return server.receive(in) != null;
         };
         // as for the relay rows, the host server's thread is not accounted: here that leaves the sender
-        return Workload.blast(new Workload.Op[] {send}, receive, List.of(), () -> KernelUdp.closeAll(server, client),
-                warm, measure, 192, false);
+        return Workload.blast(new Workload.Op[] {send}, receive, List.of(), () -> {
+            KernelUdp.closeAll(clients);
+            KernelUdp.closeAll(server);
+        }, warm, measure, 192, false);
     }
 
     /** Guest client, host echo server, through the gateway. */

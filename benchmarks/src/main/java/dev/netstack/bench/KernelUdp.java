@@ -29,8 +29,12 @@ final class KernelUdp {
         return new DatagramChannel[] {a, b};
     }
 
+    /** Closes every channel given, skipping nulls (those never opened). */
     static void closeAll(DatagramChannel... channels) {
         for (DatagramChannel c : channels) {
+            if (c == null) {
+                continue;
+            }
             try {
                 c.close();
             } catch (IOException ignored) {

@@ -43,6 +43,7 @@ class ScenariosTest {
         assertThat(KernelUdp.blast(64, WARM, MEASURE).received).isPositive();
         assertThat(KernelUdp.pingPong(64, false, WARM, MEASURE).rounds).isPositive();
         assertThat(NettyUdp.blast(64, WARM, MEASURE).received).isPositive();
+        assertThat(Gateway.hostBlast(64, 100, WARM, MEASURE).received).isPositive();
     }
 
     @Test
