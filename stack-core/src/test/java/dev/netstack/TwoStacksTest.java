@@ -70,6 +70,26 @@ class TwoStacksTest {
     }
 
     @Test
+    void datagramsSentWithoutAChecksumArriveIntact() throws Exception {
+        Random random = new Random(11);
+        try (UdpSocket sender = a.openUdpSocket().checksums(false).bind(2000);
+                UdpSocket receiver = b.openUdpSocket().bind(25603)) {
+            ByteBuffer in = ByteBuffer.allocate(2048);
+            for (int size : new int[] {0, 1, 64, 1472}) {
+                byte[] payload = new byte[size];
+                random.nextBytes(payload);
+                sender.sendTo(ByteBuffer.wrap(payload), B, 25603);
+                assertThat(receiver.receive(in.clear(), Duration.ofSeconds(5))).as("datagram of %d bytes", size).isNotNull();
+                in.flip();
+                byte[] got = new byte[in.remaining()];
+                in.get(got);
+                assertThat(got).containsExactly(payload);
+            }
+            assertThat(b.counters().drops(Drop.UDP_BAD_CHECKSUM)).isZero();
+        }
+    }
+
+    @Test
     void theXv6ExchangeBothWays() throws Exception {
         try (UdpSocket guest = a.openUdpSocket().bind(2000); UdpSocket host = b.openUdpSocket().bind(25603)) {
             guest.sendTo(text("a message from xv6!"), B, 25603);

@@ -61,6 +61,7 @@ public final class UdpSocket implements AutoCloseable {
     private volatile int remoteAddress;
     private volatile int remotePort;
     private volatile int ttl = Ipv4Header.DEFAULT_TTL;
+    private volatile boolean checksums = true;
     private volatile boolean reuseAddress;
     /**
      * Set by a send, cleared when a datagram is taken: the socket is probably waiting for an answer,
@@ -169,6 +170,25 @@ public final class UdpSocket implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Whether outgoing datagrams carry a UDP checksum (default true), as Linux's {@code SO_NO_CHECK}
+     * turns it off. Without one a datagram's checksum field is 0, which IPv4 receivers, this stack's
+     * included, take as "no checksum" (RFC 768): they accept its payload unchecked. The sender then
+     * skips summing the payload, the largest part of a large datagram's cost to send. Turn it off only on links that cannot
+     * corrupt a frame, such as a {@code VirtualCable} between two stacks in one process; the kernel's
+     * loopback skips the checksum in the same way. Received datagrams are still checked whenever
+     * their sender put a checksum in.
+     */
+    public UdpSocket checksums(boolean on) {
+        this.checksums = on;
+        return this;
+    }
+
+    /** True when outgoing datagrams carry a UDP checksum ({@link #checksums(boolean)}). */
+    public boolean checksums() {
+        return checksums;
+    }
+
     private static void checkPort(int port, boolean zeroAllowed) {
         if (port < (zeroAllowed ? 0 : 1) || port > 65535) {
             throw new IllegalArgumentException("UDP port must be " + (zeroAllowed ? 0 : 1) + "-65535, was " + port);
@@ -210,7 +230,7 @@ public final class UdpSocket implements AutoCloseable {
         if (localPort == 0 || pendingErrorPresent() || closed) {
             prepareToSend();   // binds, throws a pending error, or throws SocketClosedException
         }
-        int result = udp.send(localPort, address, port, payload, ttl);
+        int result = udp.send(localPort, address, port, payload, ttl, checksums);
         switch (result) {
             case Ipv4Layer.SENT:
                 payload.position(payload.limit());

@@ -247,28 +247,33 @@ public final class UdpLayer {
 
     /**
      * Sends the remaining bytes of {@code payload} (position unchanged) from {@code sourcePort} to
-     * {@code destination:destinationPort}; returns an {@link Ipv4Layer} result code.
+     * {@code destination:destinationPort}; returns an {@link Ipv4Layer} result code. Without
+     * {@code checksum} the datagram carries checksum 0, which IPv4 receivers take as "none"
+     * (RFC 768), and its payload is not summed.
      */
-    public int send(int sourcePort, int destination, int destinationPort, ByteBuffer payload, int ttl) {
+    public int send(int sourcePort, int destination, int destinationPort, ByteBuffer payload, int ttl,
+            boolean checksum) {
         int length = UdpHeader.HEADER_LENGTH + payload.remaining();
         if (length > Ipv4Header.MAX_PACKET_LENGTH - Ipv4Header.MIN_HEADER_LENGTH) {
             return Ipv4Layer.TOO_LONG;
         }
-        int source = ipv4.address();
-        long sum = InternetChecksum.pseudoHeader(source, destination, Ipv4Header.PROTOCOL_UDP, length);
-        sum = InternetChecksum.add16(InternetChecksum.add16(sum, sourcePort), destinationPort);
-        sum = InternetChecksum.add16(sum, length);
-        sum = InternetChecksum.add(payload, payload.position(), payload.remaining(), sum);
-        int checksum = InternetChecksum.finish(sum);
-        if (checksum == 0) {
-            checksum = 0xffff;   // RFC 768: a computed zero is sent as all ones; zero means "none"
-        }
-        long header = ((long) sourcePort << 48) | ((long) destinationPort << 32) | ((long) length << 16) | checksum;
+        int field = checksum ? checksum(sourcePort, destination, destinationPort, payload, length) : 0;
+        long header = ((long) sourcePort << 48) | ((long) destinationPort << 32) | ((long) length << 16) | field;
         int result = ipv4.send(destination, Ipv4Header.PROTOCOL_UDP, header, payload, ttl);
         if (result == Ipv4Layer.SENT) {
             counters.sent(Layer.UDP, length);
         }
         return result;
+    }
+
+    /** The checksum field of a datagram from this stack's address: never 0, which means "none". */
+    private int checksum(int sourcePort, int destination, int destinationPort, ByteBuffer payload, int length) {
+        long sum = InternetChecksum.pseudoHeader(ipv4.address(), destination, Ipv4Header.PROTOCOL_UDP, length);
+        sum = InternetChecksum.add16(InternetChecksum.add16(sum, sourcePort), destinationPort);
+        sum = InternetChecksum.add16(sum, length);
+        sum = InternetChecksum.add(payload, payload.position(), payload.remaining(), sum);
+        int checksum = InternetChecksum.finish(sum);
+        return checksum == 0 ? 0xffff : checksum;   // RFC 768: a computed zero is sent as all ones
     }
 
     // --- binding (application threads) --------------------------------------------------------

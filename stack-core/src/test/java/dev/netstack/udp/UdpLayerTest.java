@@ -62,6 +62,26 @@ class UdpLayerTest {
     }
 
     @Test
+    void aSocketWithChecksumsOffSendsZeroAndTheOptionTakesEffectPerSend() {
+        try (StackRig rig = StackRig.start(); UdpSocket socket = rig.stack.openUdpSocket().bind(4000)) {
+            assertThat(socket.checksums()).as("on by default").isTrue();
+            byte[] payload = new byte[1472];
+            new Random(7).nextBytes(payload);
+            socket.checksums(false).sendTo(ByteBuffer.wrap(payload), PEER_IP, 5001);
+            socket.checksums(true).sendTo(ByteBuffer.wrap(payload), PEER_IP, 5002);
+            byte[] off = rig.peer.await(f -> Frames.isIpv4(f, Ipv4Header.PROTOCOL_UDP) && Frames.udpView(f).destinationPort() == 5001,
+                    "datagram without a checksum");
+            byte[] on = rig.peer.await(f -> Frames.isIpv4(f, Ipv4Header.PROTOCOL_UDP) && Frames.udpView(f).destinationPort() == 5002,
+                    "datagram with a checksum");
+            assertThat(Frames.udpView(off).checksum()).as("0: no checksum (RFC 768)").isZero();
+            assertThat(Frames.udpView(off).length()).isEqualTo(8 + payload.length);
+            assertThat(Frames.ipView(off).isChecksumValid()).as("the IP header's own checksum stays").isTrue();
+            assertThat(Frames.udpView(on).checksum()).isNotZero();
+            assertThat(Frames.udpView(on).isChecksumValid(STACK_IP.bits(), PEER_IP.bits())).isTrue();
+        }
+    }
+
+    @Test
     void aBadChecksumIsDroppedAndZeroMeansNone() throws Exception {
         try (StackRig rig = StackRig.start(); UdpSocket socket = rig.stack.openUdpSocket().bind(PORT)) {
             byte[] bad = Frames.udp(PEER_IP.bits(), STACK_IP.bits(), 5000, PORT, new byte[] {1, 2, 3});
