@@ -34,6 +34,12 @@ final class GuestUdp {
      */
     static Workload.Rate blast(E1000Config config, int size, int senders, int sockets, int burst, double warm,
             double measure) {
+        return blast(config, size, senders, sockets, burst, true, warm, measure);
+    }
+
+    /** As above, the senders' sockets putting a UDP checksum in or not ({@link UdpSocket#checksums(boolean)}). */
+    static Workload.Rate blast(E1000Config config, int size, int senders, int sockets, int burst, boolean checksums,
+            double warm, double measure) {
         try (GuestPair pair = new GuestPair(config)) {
             UdpSocket[] receivers = new UdpSocket[sockets];
             for (int i = 0; i < sockets; i++) {
@@ -41,7 +47,7 @@ final class GuestUdp {
             }
             Workload.BurstOp[] send = new Workload.BurstOp[senders];
             for (int s = 0; s < senders; s++) {
-                UdpSocket out = pair.a.stack.openUdpSocket().bind(PORT + 10_000 + s);
+                UdpSocket out = pair.a.stack.openUdpSocket().checksums(checksums).bind(PORT + 10_000 + s);
                 ByteBuffer payload = ByteBuffer.allocateDirect(size);
                 ByteBuffer[] payloads = new ByteBuffer[burst];
                 for (int i = 0; i < burst; i++) {

@@ -22,6 +22,9 @@ class ScenariosTest {
             assertThat(r.received).as("burst %d", burst).isPositive();
             assertThat(r.loss).as("burst %d", burst).isLessThan(0.05);   // only the window in flight at the end
         }
+        Workload.Rate unchecked = GuestUdp.blast(SideBySide.busyPoll(), 1472, 1, 1, 1, false, WARM, MEASURE);
+        assertThat(unchecked.received).as("checksums off").isPositive();
+        assertThat(unchecked.loss).as("checksums off").isLessThan(0.05);
     }
 
     @Test
