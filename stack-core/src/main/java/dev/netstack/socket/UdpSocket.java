@@ -174,10 +174,10 @@ public final class UdpSocket implements AutoCloseable {
      * Whether outgoing datagrams carry a UDP checksum (default true), as Linux's {@code SO_NO_CHECK}
      * turns it off. Without one a datagram's checksum field is 0, which IPv4 receivers, this stack's
      * included, take as "no checksum" (RFC 768): they accept its payload unchecked. The sender then
-     * skips summing the payload, the largest part of a large datagram's cost to send. Turn it off only on links that cannot
-     * corrupt a frame, such as a {@code VirtualCable} between two stacks in one process; the kernel's
-     * loopback skips the checksum in the same way. Received datagrams are still checked whenever
-     * their sender put a checksum in.
+     * skips a pass over every byte of the payload, and so does the receiver. Turn it off only on
+     * links that cannot corrupt a frame, such as a {@code VirtualCable} between two stacks in one
+     * process; the kernel's loopback never sums a UDP payload either (the device claims checksum
+     * offload). Received datagrams are still checked whenever their sender put a checksum in.
      */
     public UdpSocket checksums(boolean on) {
         this.checksums = on;
