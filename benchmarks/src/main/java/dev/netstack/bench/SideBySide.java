@@ -193,7 +193,7 @@ public final class SideBySide {
             rate("1." + size + "c", "UDP datagrams/s, " + size + " B, busy-poll, checksums off", median(runs[5]),
                     "kernel DatagramChannel", kernel, "");
             pairedRatio(runs[5], runs[3]);
-            noteAgainst(runs[5], runs[0], "1." + size);
+            checksumPairs(size);
             Row alloc = new Row();
             alloc.id = "5." + size;
             alloc.what = "bytes allocated per datagram (all threads), " + size + " B";
@@ -230,19 +230,40 @@ public final class SideBySide {
         medianRatio(ratios, "%.2fx", "ratio = median of %d paired windows");
     }
 
+    /** Pairs of windows that time checksums off against on for rows 1.SIZEc in a full run. */
+    static final int CHECKSUM_PAIRS = 5;
+
     /**
-     * Adds to the note of the row just added its rate against row {@code id}'s, whose windows took the
-     * same turns: the median of the per-turn ratios.
+     * Adds to the note of the row just added (checksums off, {@code size}-byte datagrams) its rate
+     * against checksums on, from {@link #CHECKSUM_PAIRS} pairs of short windows back to back in ABBA
+     * order. The row's own turns lie seconds apart from row 1.SIZE's, and the VM's phase changes
+     * between them often enough to hide a difference of 15%.
      */
-    void noteAgainst(Workload.Rate[] ours, Workload.Rate[] other, String id) {
-        double[] ratios = new double[ours.length];
-        for (int i = 0; i < ratios.length; i++) {
-            ratios[i] = ours[i].receivedPerSecond / other[i].receivedPerSecond;
+    void checksumPairs(int size) throws Exception {
+        int pairs = quick ? 1 : CHECKSUM_PAIRS;
+        double warmUp = quick ? warm : warm / 2;
+        double seconds = quick ? measure : measure / 4;
+        Workload.Rate[][][] runs = pairedWindows(new int[] {1, 0}, pairs, on -> {
+            Workload.Rate r = GuestUdp.blast(busyPoll(), size, 1, 1, 1, on == 1, warmUp, seconds);
+            progress("netstack busy-poll, checksums " + (on == 1 ? "on" : "off") + ", " + size + " B, paired", r);
+            return r;
+        });
+        Row row = rows.get(rows.size() - 1);
+        row.note += variantNote(runs[1], "checksums on");
+    }
+
+    /**
+     * The note of a variant row: its rate against the plain form's, the median over
+     * {@code pairs} ({@code [k][0]} the plain window, {@code [k][1]} the variant's) and their range.
+     */
+    static String variantNote(Workload.Rate[][] pairs, String plain) {
+        double[] ratios = new double[pairs.length];
+        for (int k = 0; k < ratios.length; k++) {
+            ratios[k] = pairs[k][1].receivedPerSecond / pairs[k][0].receivedPerSecond;
         }
         java.util.Arrays.sort(ratios);
-        Row r = rows.get(rows.size() - 1);
-        r.note += String.format(", %.2fx row %s's rate (per turn %.2f-%.2fx)", ratios[ratios.length / 2], id, ratios[0],
-                ratios[ratios.length - 1]);
+        return String.format(", %.2fx the rate with %s (median of %d ABBA pairs of windows, %.2f-%.2fx)",
+                ratios[ratios.length / 2], plain, ratios.length, ratios[0], ratios[ratios.length - 1]);
     }
 
     /**

@@ -28,6 +28,18 @@ class ScenariosTest {
     }
 
     @Test
+    void theChecksumRowTimesOffAgainstOnInPairsOfWindows() throws Exception {
+        SideBySide h = new SideBySide(true);
+        SideBySide.Row row = new SideBySide.Row();
+        row.note = "";
+        h.rows.add(row);
+
+        h.checksumPairs(1472);
+
+        assertThat(row.note).startsWith(", ").contains("x the rate with checksums on (median of 1 ABBA pairs of windows");
+    }
+
+    @Test
     void guestToGuestInInterruptModeAndToManySockets() {
         assertThat(GuestUdp.blast(SideBySide.interruptMode(), 1472, 1, 1, WARM, MEASURE).received).isPositive();
         assertThat(GuestUdp.blast(SideBySide.busyPoll(), 64, 1, 64, WARM, MEASURE).received).isPositive();
