@@ -248,16 +248,16 @@ public final class UdpLayer {
     /**
      * Sends the remaining bytes of {@code payload} (position unchanged) from {@code sourcePort} to
      * {@code destination:destinationPort}; returns an {@link Ipv4Layer} result code. Without
-     * {@code checksum} the datagram carries checksum 0, which IPv4 receivers take as "none"
+     * {@code withChecksum} the datagram carries checksum 0, which IPv4 receivers take as "none"
      * (RFC 768), and its payload is not summed.
      */
     public int send(int sourcePort, int destination, int destinationPort, ByteBuffer payload, int ttl,
-            boolean checksum) {
+            boolean withChecksum) {
         int length = UdpHeader.HEADER_LENGTH + payload.remaining();
         if (length > Ipv4Header.MAX_PACKET_LENGTH - Ipv4Header.MIN_HEADER_LENGTH) {
             return Ipv4Layer.TOO_LONG;
         }
-        int field = checksum ? checksum(sourcePort, destination, destinationPort, payload, length) : 0;
+        int field = withChecksum ? checksumField(sourcePort, destination, destinationPort, payload, length) : 0;
         long header = ((long) sourcePort << 48) | ((long) destinationPort << 32) | ((long) length << 16) | field;
         int result = ipv4.send(destination, Ipv4Header.PROTOCOL_UDP, header, payload, ttl);
         if (result == Ipv4Layer.SENT) {
@@ -267,7 +267,7 @@ public final class UdpLayer {
     }
 
     /** The checksum field of a datagram from this stack's address: never 0, which means "none". */
-    private int checksum(int sourcePort, int destination, int destinationPort, ByteBuffer payload, int length) {
+    private int checksumField(int sourcePort, int destination, int destinationPort, ByteBuffer payload, int length) {
         long sum = InternetChecksum.pseudoHeader(ipv4.address(), destination, Ipv4Header.PROTOCOL_UDP, length);
         sum = InternetChecksum.add16(InternetChecksum.add16(sum, sourcePort), destinationPort);
         sum = InternetChecksum.add16(sum, length);
