@@ -223,11 +223,16 @@ public final class SideBySide {
         if (ours.length < 2) {
             return;
         }
+        medianRatio(rateRatios(ours, baseline), "%.2fx", "ratio = median of %d paired windows");
+    }
+
+    /** Each window's rate against the baseline window of the same turn or pair. */
+    static double[] rateRatios(Workload.Rate[] ours, Workload.Rate[] baseline) {
         double[] ratios = new double[ours.length];
         for (int i = 0; i < ratios.length; i++) {
             ratios[i] = ours[i].receivedPerSecond / baseline[i].receivedPerSecond;
         }
-        medianRatio(ratios, "%.2fx", "ratio = median of %d paired windows");
+        return ratios;
     }
 
     /** Pairs of windows that time checksums off against on for rows 1.SIZEc in a full run. */
@@ -248,22 +253,25 @@ public final class SideBySide {
             progress("netstack busy-poll, checksums " + (on == 1 ? "on" : "off") + ", " + size + " B, paired", r);
             return r;
         });
+        Workload.Rate[] on = new Workload.Rate[pairs];
+        Workload.Rate[] off = new Workload.Rate[pairs];
+        for (int k = 0; k < pairs; k++) {
+            on[k] = runs[1][k][0];
+            off[k] = runs[1][k][1];
+        }
         Row row = rows.get(rows.size() - 1);
-        row.note += variantNote(runs[1], "checksums on");
+        row.note += variantNote(off, on, "checksums on");
     }
 
     /**
-     * The note of a variant row: its rate against the plain form's, the median over
-     * {@code pairs} ({@code [k][0]} the plain window, {@code [k][1]} the variant's) and their range.
+     * The note of a variant row: its windows' rates against those of the plain form they were
+     * paired with, the median over the pairs and their range.
      */
-    static String variantNote(Workload.Rate[][] pairs, String plain) {
-        double[] ratios = new double[pairs.length];
-        for (int k = 0; k < ratios.length; k++) {
-            ratios[k] = pairs[k][1].receivedPerSecond / pairs[k][0].receivedPerSecond;
-        }
+    static String variantNote(Workload.Rate[] variant, Workload.Rate[] plain, String plainName) {
+        double[] ratios = rateRatios(variant, plain);
         java.util.Arrays.sort(ratios);
         return String.format(", %.2fx the rate with %s (median of %d ABBA pairs of windows, %.2f-%.2fx)",
-                ratios[ratios.length / 2], plain, ratios.length, ratios[0], ratios[ratios.length - 1]);
+                ratios[ratios.length / 2], plainName, ratios.length, ratios[0], ratios[ratios.length - 1]);
     }
 
     /**
