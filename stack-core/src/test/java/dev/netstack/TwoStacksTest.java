@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.netstack.buffer.MbufPool;
 import dev.netstack.icmp.PingReply;
+import dev.netstack.link.FrameObserver;
+import dev.netstack.link.FrameTap;
+import dev.netstack.link.Frames;
 import dev.netstack.link.VirtualCable;
 import dev.netstack.link.VirtualDevice;
 import dev.netstack.metrics.Drop;
@@ -12,6 +15,7 @@ import dev.netstack.socket.PortUnreachableException;
 import dev.netstack.socket.UdpSocket;
 import dev.netstack.testing.PoolChecks;
 import dev.netstack.wire.Ipv4Address;
+import dev.netstack.wire.Ipv4Header;
 import dev.netstack.wire.MacAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -46,11 +50,16 @@ class TwoStacksTest {
     }
 
     void start(int socketQueue, int deviceQueue, int buffers) {
+        start(socketQueue, deviceQueue, buffers, null);
+    }
+
+    /** As above, with {@code tapA} (unless null) shown every frame A sends or receives. */
+    void start(int socketQueue, int deviceQueue, int buffers, FrameObserver tapA) {
         poolA = NetStack.newPool(buffers, 0);
         poolB = NetStack.newPool(buffers, 0);
         VirtualDevice devA = new VirtualDevice("a", MacAddress.parse("52:54:00:12:34:56"), poolA, 1500, deviceQueue);
         VirtualDevice devB = new VirtualDevice("b", MacAddress.parse("52:55:0a:00:02:02"), poolB, 1500, deviceQueue);
-        VirtualCable.connect(devA, devB);
+        VirtualCable.connect(tapA == null ? devA : FrameTap.on(devA, tapA), devB);
         a = NetStack.builder().device(devA).address("10.0.2.15/24").gateway("10.0.2.2")
                 .socketQueue(socketQueue, 64 << 20).build();
         b = NetStack.builder().device(devB).address("10.0.2.2/24")
@@ -71,6 +80,16 @@ class TwoStacksTest {
 
     @Test
     void datagramsSentWithoutAChecksumArriveIntact() throws Exception {
+        a.close();
+        b.close();
+        List<Integer> checksumsOnTheWire = new java.util.concurrent.CopyOnWriteArrayList<>();
+        start(UdpSocketDefaults.QUEUE, 256, 1024, (frame, outbound) -> {
+            byte[] bytes = new byte[frame.remaining()];
+            frame.duplicate().get(bytes);
+            if (outbound && Frames.isIpv4(bytes, Ipv4Header.PROTOCOL_UDP)) {
+                checksumsOnTheWire.add(Frames.udpView(bytes).checksum());
+            }
+        });
         Random random = new Random(11);
         try (UdpSocket sender = a.openUdpSocket().checksums(false).bind(2000);
                 UdpSocket receiver = b.openUdpSocket().bind(25603)) {
@@ -86,6 +105,7 @@ class TwoStacksTest {
                 assertThat(got).containsExactly(payload);
             }
             assertThat(b.counters().drops(Drop.UDP_BAD_CHECKSUM)).isZero();
+            assertThat(checksumsOnTheWire).as("every datagram left without a checksum").containsExactly(0, 0, 0, 0);
         }
     }
 
