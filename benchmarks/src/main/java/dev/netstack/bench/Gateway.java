@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Scenario 3 (and the NAT-flow rows of 7): guest to a host UDP server on 127.0.0.1 through the
@@ -77,6 +78,21 @@ final class Gateway {
     /** Datagrams per block when flows alternate: one lap of 10,000 flows. */
     static final int FLOW_BLOCK = 10_000;
 
+    /** What the rows pass for the sources of the datagrams a host server receives: nobody looks. */
+    static final Consumer<SocketAddress> NOBODY = from -> { };
+
+    /** One datagram from {@code server} into {@code in}, its source handed to {@code seen}. */
+    private static boolean receiveFrom(DatagramChannel server, ByteBuffer in, Consumer<SocketAddress> seen)
+            throws IOException {
+        in.clear();
+        SocketAddress from = server.receive(in);
+        if (from == null) {
+            return false;
+        }
+        seen.accept(from);
+        return true;
+    }
+
     /** A host server that counts (or echoes) what it gets: blocking receive on 127.0.0.1. */
     static DatagramChannel hostServer() throws IOException {
         DatagramChannel server = DatagramChannel.open().bind(KernelUdp.LOOPBACK);
@@ -90,6 +106,12 @@ final class Gateway {
     }
 
     static Workload.Rate blast(int size, int flows, boolean segmentation, double warm, double measure) throws IOException {
+        return blast(size, flows, segmentation, warm, measure, NOBODY);
+    }
+
+    /** Hands {@code seen} the source of every datagram the host server receives in the run. */
+    static Workload.Rate blast(int size, int flows, boolean segmentation, double warm, double measure,
+            Consumer<SocketAddress> seen) throws IOException {
         DatagramChannel server = hostServer();
         int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
         try (GatewayWorld world = new GatewayWorld(SideBySide.busyPoll(), flows + 16, segmentation)) {
@@ -112,10 +134,7 @@ final class Gateway {
                 }
             };
             ByteBuffer in = ByteBuffer.allocateDirect(2048);
-            Workload.Op receive = () -> {
-                in.clear();
-                return server.receive(in) != null;
-            };
+            Workload.Op receive = () -> receiveFrom(server, in, seen);
             // accounted: the guest's sender and receive threads and the gateway's event loop; the host
             // server is left out (with many flows its DatagramChannel allocates a sender address per
             // datagram, which is the JDK's cost, not the relay's)
@@ -200,6 +219,12 @@ final class Gateway {
      * a socket of its own.
      */
     static Workload.Rate hostBlast(int size, int sockets, double warm, double measure) throws IOException {
+        return hostBlast(size, sockets, warm, measure, NOBODY);
+    }
+
+    /** Hands {@code seen} the source of every datagram the host server receives in the run. */
+    static Workload.Rate hostBlast(int size, int sockets, double warm, double measure, Consumer<SocketAddress> seen)
+            throws IOException {
         DatagramChannel server = hostServer();
         DatagramChannel[] clients = new DatagramChannel[sockets];
         try {
@@ -223,10 +248,7 @@ final class Gateway {
             }
             return client.write(payload) > 0;
         };
-        Workload.Op receive = () -> {
-            in.clear();
-            return server.receive(in) != null;
-        };
+        Workload.Op receive = () -> receiveFrom(server, in, seen);
         // as for the relay rows, the host server's thread is not accounted: here that leaves the sender
         return Workload.blast(new Workload.Op[] {send}, receive, List.of(), () -> {
             KernelUdp.closeAll(clients);

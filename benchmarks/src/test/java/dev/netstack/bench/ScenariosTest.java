@@ -2,6 +2,9 @@ package dev.netstack.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.SocketAddress;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -58,13 +61,31 @@ class ScenariosTest {
         assertThat(KernelUdp.blast(64, WARM, MEASURE).received).isPositive();
         assertThat(KernelUdp.pingPong(64, false, WARM, MEASURE).rounds).isPositive();
         assertThat(NettyUdp.blast(64, WARM, MEASURE).received).isPositive();
-        assertThat(Gateway.hostBlast(64, 100, WARM, MEASURE).received).isPositive();
+    }
+
+    @Test
+    void theKernelFlowsRowSendsFromEverySocketInTurn() throws Exception {
+        Set<SocketAddress> sources = ConcurrentHashMap.newKeySet();
+
+        assertThat(Gateway.hostBlast(64, 100, WARM, MEASURE, sources::add).received).isPositive();
+
+        assertThat(sources).hasSize(100);
     }
 
     @Test
     void theGatewayRelaysToAHostServer() throws Exception {
         assertThat(Gateway.blast(64, 1, true, WARM, MEASURE).received).isPositive();
-        assertThat(Gateway.blast(64, 100, false, WARM, MEASURE).received).isPositive();
+    }
+
+    @Test
+    void theFlowsRowRelaysFromEveryFlowInTurn() throws Exception {
+        // every flow has a host socket of its own, so the server sees one source per flow; the
+        // flows' first datagrams, sent before the run, are not counted here
+        Set<SocketAddress> sources = ConcurrentHashMap.newKeySet();
+
+        assertThat(Gateway.blast(64, 100, false, WARM, MEASURE, sources::add).received).isPositive();
+
+        assertThat(sources).hasSize(100);
     }
 
     @Test
