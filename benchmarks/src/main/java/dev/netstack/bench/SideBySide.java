@@ -179,7 +179,7 @@ public final class SideBySide {
             rate("1." + size, "UDP datagrams/s, " + size + " B, busy-poll", ours, "kernel DatagramChannel", kernel,
                     ">= " + target + "x");
             pairedRatio(runs[0], runs[3]);
-            cacheLineNote(cacheLine);
+            cacheLineNote(rateRatios(runs[0], runs[3]), cacheLine);
             rate("1." + size + "b", "UDP datagrams/s, " + size + " B, busy-poll, sendTo bursts of " + BURST, burst,
                     "kernel DatagramChannel", kernel, ">= " + target + "x");
             pairedRatio(runs[1], runs[3]);
@@ -364,7 +364,7 @@ public final class SideBySide {
         progress("kernel DatagramChannel non-blocking, spinning", kernelSpin);
         latencyRow("2.busy", "RTT busy-poll", busy, "kernel DatagramChannel (blocking)", kernel, "p50 <= 0.1x");
         pairedP50Ratio(busyRuns, kernelRuns);
-        cacheLineNote(cacheLine);
+        cacheLineNote(p50Ratios(busyRuns, kernelRuns), cacheLine);
         latencyRow("2.busy-spin", "RTT busy-poll", busy, "kernel DatagramChannel (spinning)", kernelSpin, "");
         latencyRow("2.irq", "RTT interrupt mode", irq, "kernel DatagramChannel (blocking)", kernel, "");
         System.out.println();
@@ -388,14 +388,17 @@ public final class SideBySide {
     }
 
     /**
-     * Adds to the row just added the range of the cache-line round trips measured after its windows:
-     * its rate or latency follows this figure, which the VM's placement of its vCPUs decides.
+     * Adds to the row just added each turn's ratio beside the cache-line round trip timed after its
+     * netstack window: the row's rate or latency follows that figure, which the VM's placement of
+     * its vCPUs decides, so the pairs show which turns ran in which phase.
      */
-    private void cacheLineNote(double[] nanos) {
-        double[] sorted = nanos.clone();
-        java.util.Arrays.sort(sorted);
-        rows.get(rows.size() - 1).note += String.format(", cache line round trip %.0f-%.0f ns", sorted[0],
-                sorted[sorted.length - 1]);
+    void cacheLineNote(double[] ratios, double[] nanos) {
+        StringBuilder note = new StringBuilder(", per turn:");
+        for (int i = 0; i < ratios.length; i++) {
+            note.append(String.format(i == 0 ? " %.2fx (cache line round trip %.0f ns)" : ", %.2fx (%.0f ns)",
+                    ratios[i], nanos[i]));
+        }
+        rows.get(rows.size() - 1).note += note;
     }
 
     /** The window with the median p50. */
@@ -410,11 +413,16 @@ public final class SideBySide {
         if (ours.length < 2) {
             return;
         }
+        medianRatio(p50Ratios(ours, baseline), "p50 %.2fx", "ratio = median of %d paired windows");
+    }
+
+    /** Each window's p50 against the baseline window of the same turn. */
+    static double[] p50Ratios(Workload.Latency[] ours, Workload.Latency[] baseline) {
         double[] ratios = new double[ours.length];
         for (int i = 0; i < ratios.length; i++) {
             ratios[i] = (double) ours[i].p50 / baseline[i].p50;
         }
-        medianRatio(ratios, "p50 %.2fx", "ratio = median of %d paired windows");
+        return ratios;
     }
 
     static String fmtLatency(Workload.Latency l) {

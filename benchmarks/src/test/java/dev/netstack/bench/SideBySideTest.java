@@ -129,4 +129,19 @@ class SideBySideTest {
         assertThat(h.rows.get(1).ratioValue).isEqualTo(1.0);
         assertThat(h.rows.get(1).note).contains("(0.44-1.00x)");
     }
+
+    @Test
+    void theCacheLineNoteKeepsEachTurnsRatioBesideItsRoundTrip() {
+        // turns in the order they ran: sorting either list on its own would lose which ratio went
+        // with which phase of the VM
+        SideBySide h = new SideBySide(false);
+        SideBySide.Row row = new SideBySide.Row();
+        row.note = "CPU/dgram 1298 ns";
+        h.rows.add(row);
+
+        h.cacheLineNote(new double[] {27.23, 8.57, 10.52}, new double[] {177, 714, 464});
+
+        assertThat(row.note).isEqualTo(
+                "CPU/dgram 1298 ns, per turn: 27.23x (cache line round trip 177 ns), 8.57x (714 ns), 10.52x (464 ns)");
+    }
 }
