@@ -1,6 +1,7 @@
 package dev.netstack.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -143,5 +144,20 @@ class SideBySideTest {
 
         assertThat(row.note).isEqualTo(
                 "CPU/dgram 1298 ns, per turn: 27.23x (cache line round trip 177 ns), 8.57x (714 ns), 10.52x (464 ns)");
+    }
+
+    @Test
+    void theHandOffCeilingIsTakenTurnByTurnWithOurWindows() {
+        // the third turn's ceiling came in a faster phase than our window beside it: the median of
+        // the per-turn fractions is 0.1, where the median rate against the median ceiling says 0.04
+        SideBySide h = new SideBySide(false);
+        Workload.Rate[] ours = {window(3_000_000, 300), window(1_000_000, 900), window(1_200_000, 800)};
+
+        h.handOffRow("6.64h", "hand-off ceiling", ours, new double[] {30e6, 10e6, 50e6});
+
+        SideBySide.Row row = h.rows.get(0);
+        assertThat(row.ratioValue).isCloseTo(0.1, within(1e-9));
+        assertThat(row.baselineValue).isEqualTo(30e6);
+        assertThat(row.note).isEqualTo("ratio = median of 3 turns, each timed beside our window (0.024-0.100)");
     }
 }
