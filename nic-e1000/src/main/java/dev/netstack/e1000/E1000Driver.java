@@ -417,7 +417,8 @@ public final class E1000Driver implements NetDevice {
 
     /**
      * The checksum context a frame needs, packed as {@code ipHeaderLength | udp << 8}, or NO_OFFLOAD
-     * for frames that are not IPv4. Frames with the same context reuse the one the card holds.
+     * for frames that are not IPv4. Frames with the same context reuse the one the card holds. A UDP
+     * datagram the stack sent without a checksum gets the IPv4 header's only: its 0 stays on the wire.
      */
     private static int offloadContext(Mbuf frame) {
         ByteBuffer bytes = frame.buffer();
@@ -433,7 +434,7 @@ public final class E1000Driver implements NetDevice {
         }
         boolean fragment = (bytes.getShort(at + ETHERNET_HEADER + 6) & 0x3fff) != 0;
         boolean udp = !fragment && (bytes.get(at + ETHERNET_HEADER + 9) & 0xff) == IP_PROTOCOL_UDP
-                && ETHERNET_HEADER + headerLength + 8 <= length;
+                && ETHERNET_HEADER + headerLength + 8 <= length && !frame.withoutTransportChecksum;
         return headerLength | (udp ? 1 << 8 : 0);
     }
 

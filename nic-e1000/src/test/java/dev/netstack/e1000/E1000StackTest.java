@@ -45,6 +45,8 @@ class E1000StackTest {
     final List<AutoCloseable> toClose = new ArrayList<>();
     final List<MbufPool> pools = new ArrayList<>();
     final List<String> wire = Collections.synchronizedList(new ArrayList<>());
+    /** The UDP checksum field of every UDP frame the guest's card sent, in order. */
+    final List<Integer> udpChecksumsSent = Collections.synchronizedList(new ArrayList<>());
     /** Extra stack settings for the next {@link #pair}. */
     UnaryOperator<NetStack.Builder> stackOptions = b -> b;
 
@@ -75,7 +77,10 @@ class E1000StackTest {
         Guest guest = new Guest("guest", MacAddress.parse("52:54:00:12:34:56"), config);
         Guest host = new Guest("host", MacAddress.parse("52:55:0a:00:02:02"), config);
         // the guest card's port goes through a tap that notes ARP frames, like tcpdump on the guest's link
-        VirtualCable.connect(FrameTap.on(guest.card.port(), (frame, outbound) -> noteArp(frame, outbound)), host.card.port());
+        VirtualCable.connect(FrameTap.on(guest.card.port(), (frame, outbound) -> {
+            noteArp(frame, outbound);
+            noteUdpChecksum(frame, outbound);
+        }), host.card.port());
         return new Guest[] {guest.start("10.0.2.15/24"), host.start("10.0.2.2/24")};
     }
 
@@ -86,6 +91,15 @@ class E1000StackTest {
                 && arp.wrap(frame, frame.position() + 14, frame.remaining() - 14)) {
             wire.add((outbound ? "out " : "in ") + (arp.operation() == ArpPacket.OP_REQUEST ? "request " : "reply ")
                     + Ipv4Address.toString(arp.targetIp()));
+        }
+    }
+
+    void noteUdpChecksum(ByteBuffer frame, boolean outbound) {
+        int at = frame.position();
+        if (outbound && frame.remaining() >= 14 + 20 + 8 && (frame.getShort(at + 12) & 0xffff) == EthernetHeader.TYPE_IPV4
+                && (frame.get(at + 14 + 9) & 0xff) == 17) {
+            int udp = at + 14 + (frame.get(at + 14) & 0x0f) * 4;
+            udpChecksumsSent.add(frame.getShort(udp + 6) & 0xffff);
         }
     }
 
@@ -241,6 +255,33 @@ class E1000StackTest {
             assertThat(g[1].stack.counters().drops(dev.netstack.metrics.Drop.UDP_BAD_CHECKSUM)).isZero();
             assertThat(g[1].stack.counters().drops(dev.netstack.metrics.Drop.IPV4_BAD_CHECKSUM)).isZero();
             assertThat(g[0].stack.ping(HOST, 1000, Duration.ofSeconds(2)).bytes()).isEqualTo(1008);
+        }
+    }
+
+    @Test
+    void aSocketWithoutChecksumsKeepsItsZeroThroughACardThatOffloadsThem() throws Exception {
+        // the card fills in the checksums the stack asks for; a datagram sent without one (RFC 768's 0)
+        // must leave without one, as Linux's drivers offload only what the stack marks for it
+        Guest[] g = pair(E1000Config.defaults().withChecksumOffload(true));
+        try (UdpSocket without = g[0].stack.openUdpSocket().checksums(false).bind(2000);
+             UdpSocket with = g[0].stack.openUdpSocket().bind(2001);
+             UdpSocket host = g[1].stack.openUdpSocket().bind(25603)) {
+            ByteBuffer in = ByteBuffer.allocate(2048);
+            for (UdpSocket sender : new UdpSocket[] {without, with}) {
+                for (int size : new int[] {64, 1472}) {
+                    ByteBuffer payload = ByteBuffer.allocate(size);
+                    while (payload.hasRemaining()) {
+                        payload.put((byte) (payload.position() * 7 + size));
+                    }
+                    sender.sendTo(payload.flip(), HOST, 25603);
+                    assertThat(host.receive(in.clear(), Duration.ofSeconds(5))).isNotNull();
+                    assertThat(in.flip()).isEqualTo(payload.rewind());
+                }
+            }
+            assertThat(udpChecksumsSent).hasSize(4);
+            assertThat(udpChecksumsSent.subList(0, 2)).as("checksums off").containsExactly(0, 0);
+            assertThat(udpChecksumsSent.subList(2, 4)).as("checksums on, filled in by the card").doesNotContain(0);
+            assertThat(g[1].stack.counters().drops(dev.netstack.metrics.Drop.UDP_BAD_CHECKSUM)).isZero();
         }
     }
 

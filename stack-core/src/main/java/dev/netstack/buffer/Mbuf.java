@@ -40,6 +40,12 @@ public final class Mbuf {
     public int networkOffset = -1;
     /** Offset of the transport-layer header in {@link #buffer()}; -1 when unknown. */
     public int transportOffset = -1;
+    /**
+     * Set on an outgoing datagram whose transport checksum was left out on purpose (a UDP checksum
+     * of 0, "none" in RFC 768): a device with checksum offload sends it as it is rather than fill
+     * one in, as Linux's drivers offload only what the stack marks for it.
+     */
+    public boolean withoutTransportChecksum;
 
     /** Intrusive link for {@link MbufQueue}; owned by whichever queue holds the mbuf. */
     Mbuf next;
@@ -166,6 +172,7 @@ public final class Mbuf {
         chained = null;
         networkOffset = -1;
         transportOffset = -1;
+        withoutTransportChecksum = false;
         return this;
     }
 

@@ -224,6 +224,8 @@ public final class Ipv4Layer {
             return NO_ROUTE;
         }
         int id = identification.getAndIncrement() & 0xffff;
+        // a UDP header's last field is its checksum, and 0 there means the sender left it out
+        boolean withoutTransportChecksum = protocol == Ipv4Header.PROTOCOL_UDP && (header & 0xffff) == 0;
         int perFragment = (mtu - Ipv4Header.MIN_HEADER_LENGTH) & ~7;
         Mbuf first = null;
         Mbuf last = null;
@@ -239,6 +241,7 @@ public final class Ipv4Layer {
                 return NO_BUFFER;
             }
             int at = m.put(length);
+            m.withoutTransportChecksum = withoutTransportChecksum;
             ByteBuffer b = m.buffer();
             int dataFrom = offset;
             int dataAt = at;
