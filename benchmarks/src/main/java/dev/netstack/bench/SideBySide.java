@@ -269,10 +269,18 @@ public final class SideBySide {
      * paired with, the median over the pairs and their range.
      */
     static String variantNote(Workload.Rate[] variant, Workload.Rate[] plain, String plainName) {
-        double[] ratios = rateRatios(variant, plain);
-        java.util.Arrays.sort(ratios);
+        Spread pairs = Spread.of(rateRatios(variant, plain));
         return String.format(", %.2fx the rate with %s (median of %d ABBA pairs of windows, %.2f-%.2fx)",
-                ratios[ratios.length / 2], plainName, ratios.length, ratios[0], ratios[ratios.length - 1]);
+                pairs.median, plainName, variant.length, pairs.low, pairs.high);
+    }
+
+    /** The median, lowest and highest of some per-window figures. */
+    record Spread(double median, double low, double high) {
+        static Spread of(double[] values) {
+            double[] sorted = values.clone();
+            java.util.Arrays.sort(sorted);
+            return new Spread(sorted[sorted.length / 2], sorted[0], sorted[sorted.length - 1]);
+        }
     }
 
     /**
@@ -280,11 +288,11 @@ public final class SideBySide {
      * adds to its note how it came about ({@code how}, given the count) and the ratios' range.
      */
     private void medianRatio(double[] ratios, String format, String how) {
-        java.util.Arrays.sort(ratios);
+        Spread spread = Spread.of(ratios);
         Row r = rows.get(rows.size() - 1);
-        r.ratioValue = ratios[ratios.length / 2];
+        r.ratioValue = spread.median;
         r.ratio = String.format(format, r.ratioValue);
-        String range = String.format(how + " (%.2f-%.2fx)", ratios.length, ratios[0], ratios[ratios.length - 1]);
+        String range = String.format(how + " (%.2f-%.2fx)", ratios.length, spread.low, spread.high);
         r.note = r.note.isEmpty() ? range : r.note + ", " + range;
     }
 
@@ -344,20 +352,18 @@ public final class SideBySide {
      * fall in another phase than our windows: 19-50 M/s at 64 B in three full runs).
      */
     void handOffRow(String id, String what, Workload.Rate[] ours, double[] handOff) {
-        double[] sorted = handOff.clone();
-        java.util.Arrays.sort(sorted);
-        ceilingRow(id, what, median(ours), "frames/s, 2 threads, nothing else", sorted[sorted.length / 2]);
+        ceilingRow(id, what, median(ours), "frames/s, 2 threads, nothing else", Spread.of(handOff).median);
         double[] fractions = new double[ours.length];
         for (int i = 0; i < fractions.length; i++) {
             fractions[i] = ours[i].receivedPerSecond / handOff[i];
         }
-        java.util.Arrays.sort(fractions);
+        Spread turns = Spread.of(fractions);
         Row row = rows.get(rows.size() - 1);
-        row.ratioValue = fractions[fractions.length / 2];
+        row.ratioValue = turns.median;
         row.ratio = String.format("%.3f of ceiling", row.ratioValue);
         if (fractions.length > 1) {
             row.note = String.format("ratio = median of %d turns, each timed beside our window (%.3f-%.3f)",
-                    fractions.length, fractions[0], fractions[fractions.length - 1]);
+                    fractions.length, turns.low, turns.high);
         }
     }
 
